@@ -1,0 +1,48 @@
+# Two commands on a fresh machine with only Python 3.11+: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit integration e2e bench schemas clean browser
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON))")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/tthc up --demo
+
+test: $(STAMP) browser lint typecheck
+	$(BIN)/python -m pytest -q -ra --durations=10
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Headless Chromium for the dashboard tests (Debian package; playwright drives it, no browser download).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+# Every benchmark, each writing its section of docs/benchmarks.md (machine, date, command, figures).
+bench: $(STAMP)
+	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 1 --write
+	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 2 --write
+	$(BIN)/python -m bench.e2e --write
+	$(BIN)/python -m bench.ingest --write
+	$(BIN)/python -m bench.replay --write
+	$(BIN)/python -m bench.reporting_form06
+
+schemas: $(STAMP)
+	$(BIN)/tthc schemas
+
+clean:
+	rm -rf $(VENV) .tthc .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,235 @@
+"""End to end: simulate → broker → processing → PostgreSQL → reporting, on a private stack.
+
+Registry, processing and reporting run as processes on a private PostgreSQL (fsync on) and
+broker; the simulated province is put into the registry over HTTP.
+
+1. Sustained: N simulated dossiers are published as fast as the producer goes; the clock runs
+   from the first send until reporting holds, for every dossier, the revision processing last
+   published (``reporting.dossier_facts.revision = processing.dossiers.revision``).
+2. Latency at a fixed rate (default 5,000 events/s): a second stream is paced at that rate.
+   Every resolved dossier is a marker: its latency is from handing its
+   ``dossier.resolved`` event to the producer to the moment a poller (every 50 ms) sees ``resolved_at`` in
+   ``reporting.dossier_facts`` — what Biểu 06 and the dashboard read. Markers still unseen at the
+   end of the drain window count as lost (reported).
+3. Peak RSS of each service, sampled every 0.25 s through both phases.
+
+    .venv/bin/python -m bench.e2e --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import time
+from datetime import datetime
+
+import asyncpg
+import psutil
+
+from bench.common import git_commit, private_stack, start_service, write_section
+from services.simulator.adapters.registry_setup import put_province
+from services.simulator.adapters.sinks import KafkaSink
+from services.simulator.domain.province import build_province
+from services.simulator.simulate import Options, encoded, generate
+from shared.db import migrate_all
+from shared.devstack import free_port
+from shared.kafka import ensure_topics
+from shared.settings import CommonSettings
+
+TOKEN = "tthc_bench-e2e-admin-token-0123456789abc"
+TITLE = "End to end: simulate → reporting"
+SERVICES = ("registry", "processing", "reporting")
+
+
+class RssSampler:
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.peak = dict.fromkeys(pids, 0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            for name, p in self.procs.items():
+                try:
+                    self.peak[name] = max(self.peak[name], p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            await asyncio.sleep(0.25)
+
+
+async def caught_up(conn: asyncpg.Connection, codes: list[str]) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM processing.dossiers p JOIN reporting.dossier_facts r USING (dossier_code) "
+            "WHERE p.dossier_code = ANY($1) AND r.revision = p.revision AND p.published_revision = p.revision",
+            codes,
+        )
+    )
+
+
+async def sustained(settings: CommonSettings, dossiers: int, conn: asyncpg.Connection) -> dict[str, float]:
+    options = Options(dossiers=dossiers, seed=11, violation_rate=0.3, progress=False)
+    _, ds = generate(settings, options)
+    items = encoded(ds, options)
+    codes = [d.code for d in ds]
+    started = time.perf_counter()
+    async with KafkaSink(settings.kafka_bootstrap_servers, settings.topics.dossier_events) as sink:
+        for _, key, body, event in items:
+            await sink.send(key, body, event)
+    published = time.perf_counter() - started
+    while await caught_up(conn, codes) < len(codes):
+        await asyncio.sleep(0.2)
+    seconds = time.perf_counter() - started
+    return {"events": len(items), "dossiers": len(codes), "seconds": seconds, "publish_seconds": published}
+
+
+async def latency(
+    settings: CommonSettings, dossiers: int, rate: float, conn: asyncpg.Connection, drain: float
+) -> dict[str, float]:
+    options = Options(dossiers=dossiers, seed=12, violation_rate=0.3, progress=False)
+    _, ds = generate(settings, options)
+    items = encoded(ds, options)
+    published: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        while not done.is_set() or len(seen) < len(published):
+            pending = [c for c in published if c not in seen]
+            if pending:
+                rows = await conn.fetch(
+                    "SELECT dossier_code FROM reporting.dossier_facts "
+                    "WHERE dossier_code = ANY($1) AND resolved_at IS NOT NULL",
+                    pending,
+                )
+                now = time.perf_counter()
+                for r in rows:
+                    seen[r["dossier_code"]] = now
+            if done.is_set() and time.perf_counter() > drain_until:
+                return
+            await asyncio.sleep(0.05)
+
+    drain_until = float("inf")
+    poller = asyncio.create_task(poll())
+    start = time.perf_counter()
+    async with KafkaSink(settings.kafka_bootstrap_servers, settings.topics.dossier_events) as sink:
+        for n, (_, key, body, event) in enumerate(items):
+            wait = start + n / rate - time.perf_counter()
+            if wait > 0:
+                await sink.flush()
+                await asyncio.sleep(wait)
+            await sink.send(key, body, event)
+            if event["event_type"] == "dossier.resolved":
+                published[event["dossier_code"]] = time.perf_counter()  # handed to the producer (linger 5 ms)
+    send_seconds = time.perf_counter() - start
+    drain_until = time.perf_counter() + drain
+    done.set()
+    await poller
+    lat = sorted(seen[c] - published[c] for c in seen)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "events": len(items),
+        "achieved_rate": len(items) / send_seconds,
+        "markers": len(published),
+        "lost": len(published) - len(seen),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": lat[-1] * 1000 if lat else float("nan"),
+    }
+
+
+async def run(
+    settings: CommonSettings, registry_url: str, pids: dict[str, int], args: argparse.Namespace
+) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+    await put_province(registry_url, TOKEN, build_province())
+    await asyncio.sleep(3)  # processing and reporting take the province from the registry feed
+    sampler = RssSampler(pids)
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sampler.run(stop))
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        s = await sustained(settings, args.dossiers, conn)
+        print(
+            f"sustained: {s['events']:,} events in {s['seconds']:.1f} s → {s['events'] / s['seconds']:,.0f} events/s"
+        )
+        lat = await latency(settings, args.latency_dossiers, args.rate, conn, args.drain)
+        print(f"latency: {lat}")
+    finally:
+        stop.set()
+        await sampling
+        await conn.close()
+    return s, lat, sampler.peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dossiers", type=int, default=6_000, help="dossiers of the sustained phase")
+    ap.add_argument("--latency-dossiers", type=int, default=5_000, help="dossiers of the fixed-rate phase")
+    ap.add_argument("--rate", type=float, default=5_000.0, help="events/s of the fixed-rate phase")
+    ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last markers")
+    ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
+    args = ap.parse_args()
+    with private_stack() as (pg, kafka, work):
+        settings = CommonSettings(database_url=pg.dsn, kafka_bootstrap_servers=kafka.bootstrap_servers)
+        asyncio.run(migrate_all(pg.dsn))
+        asyncio.run(ensure_topics(settings))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TTHC_")},
+            "DATABASE_URL": pg.dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "TTHC_ADMIN_TOKEN": TOKEN,
+            "TTHC_LOG_LEVEL": "WARNING",
+        }
+        ports = {name: free_port() for name in SERVICES}
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        with (work / "services.log").open("wb") as log:
+            try:
+                for name in SERVICES:
+                    children[name] = start_service(name, env, ports[name], log)
+                s, lat, peak = asyncio.run(
+                    run(
+                        settings,
+                        f"http://127.0.0.1:{ports['registry']}",
+                        {n: c.pid for n, c in children.items()},
+                        args,
+                    )
+                )
+            finally:
+                for child in children.values():
+                    child.terminate()
+                for child in children.values():
+                    child.wait(30)
+    rate = s["events"] / s["seconds"]
+    rss = ", ".join(f"{n} {peak[n] / 2**20:.0f} MiB" for n in SERVICES)
+    print(f"peak RSS: {rss}")
+    if args.write:
+        write_section(
+            TITLE,
+            f"- Command: `.venv/bin/python -m bench.e2e --write` (commit {git_commit()}, "
+            f"{datetime.now().astimezone():%Y-%m-%d})\n"
+            "- Stack: registry, processing, reporting as one process each; PostgreSQL (fsync on) and the local "
+            "broker private to the run; the simulated province (docs/simulator.md) put into the registry over HTTP\n"
+            f"- **Sustained: {rate:,.0f} events/s** — {s['dossiers']:,.0f} dossiers, {s['events']:,.0f} events "
+            f"published as fast as possible (the producer alone took {s['publish_seconds']:.1f} s), "
+            f"{s['seconds']:.1f} s from the first send until reporting held every dossier's last published "
+            "revision; target ≥ 50,000 events/s — "
+            f"**{'met' if rate >= 50_000 else 'NOT met'}**\n"
+            f"- **Latency at {args.rate:,.0f} events/s**: achieved send rate {lat['achieved_rate']:,.0f} events/s, "
+            f"{lat['events']:,.0f} events; {lat['markers']:,.0f} marker dossiers (publish of `dossier.resolved`, "
+            f"handed to the producer → `resolved_at` visible in `reporting.dossier_facts`, polled every 50 ms): "
+            f"p50 {lat['p50_ms']:,.0f} ms, p99 {lat['p99_ms']:,.0f} ms, max {lat['max_ms']:,.0f} ms, "
+            f"{lat['lost']:,.0f} not visible within {args.drain:.0f} s after the last send; target p99 < 1 s — "
+            f"**{'met' if lat['p99_ms'] < 1000 and not lat['lost'] else 'NOT met'}**\n"
+            f"- Peak RSS: {rss}\n"
+            "- What limits it: processing stores, assesses and publishes every event in one Python process "
+            '(about 7,000 events/s for one process on this machine, "Processing" sections; 2 cores shared with PostgreSQL, the broker and reporting); above that rate the topic backs up and '
+            "the latency is the time to drain the backlog, not the pipeline's own delay.\n",
+        )
+
+
+if __name__ == "__main__":
+    main()

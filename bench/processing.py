@@ -1,0 +1,256 @@
+"""Processing throughput: events/s from the broker to durable state in PostgreSQL.
+
+Generates N dossiers (~7 events each) onto the dossier-events topic first, then starts the
+processing service and measures how fast it drains the topic into PostgreSQL (events
+stored, every dossier assessed and its assessment published). Peak RSS is sampled.
+
+    .venv/bin/python -m bench.processing --dossiers 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import psutil
+from aiokafka import AIOKafkaProducer
+from tqdm import tqdm
+
+from bench.common import git_commit, private_stack, write_section
+from shared.db import migrate_all
+from shared.devstack import free_port
+from shared.kafka import ensure_topics
+from shared.settings import CommonSettings
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+AGENCIES = [f"000.{i:02d}.13.H13" for i in range(20)]
+PROCEDURES = [("1.004845", 2), ("1.013314", 2), ("3.000495", 5), ("1.013842", 15), ("2.001804", 18)]
+
+
+def dossier(i: int, rng: random.Random) -> list[dict[str, object]]:
+    agency = AGENCIES[i % len(AGENCIES)]
+    code, days = PROCEDURES[i % len(PROCEDURES)]
+    accepted = datetime(2025, 1, 2, 8, tzinfo=TZ) + timedelta(minutes=5 * i)
+    d = f"{agency}-{accepted:%y%m%d}-{i:06d}"
+    base = {"source": "bench", "dossier_code": d, "agency_code": agency, "procedure_code": code}
+    t = accepted
+    out: list[dict[str, object]] = [
+        {
+            **base,
+            "event_id": f"{i}-0",
+            "event_type": "dossier.submitted",
+            "occurred_at": (t - timedelta(hours=1)).isoformat(),
+            "payload": {"channel": 2},
+        },
+        {
+            **base,
+            "event_id": f"{i}-1",
+            "event_type": "dossier.accepted",
+            "occurred_at": t.isoformat(),
+            "payload": {"channel": 1 + i % 3},
+        },
+    ]
+    for s, unit in enumerate(("MC", "CV", "LD")):
+        t += timedelta(hours=rng.uniform(1, days * 8))
+        out.append(
+            {
+                **base,
+                "event_id": f"{i}-s{s}",
+                "event_type": "dossier.step_completed",
+                "occurred_at": t.isoformat(),
+                "payload": {"step_code": f"B{s + 1}", "from_unit": unit, "to_unit": "X"},
+            }
+        )
+    t += timedelta(hours=rng.uniform(1, 24))
+    out.append(
+        {
+            **base,
+            "event_id": f"{i}-r",
+            "event_type": "dossier.resolved",
+            "occurred_at": t.isoformat(),
+            "payload": {},
+        }
+    )
+    out.append(
+        {
+            **base,
+            "event_id": f"{i}-t",
+            "event_type": "dossier.result_returned",
+            "occurred_at": (t + timedelta(hours=2)).isoformat(),
+            "payload": {},
+        }
+    )
+    return out
+
+
+async def load_stream(settings: CommonSettings, dossiers: int) -> int:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    rng = random.Random(42)
+    sent = 0
+    try:
+        for code, days in PROCEDURES:
+            change = {
+                "entity": "procedure",
+                "entity_id": code,
+                "version": 1,
+                "changed_at": datetime.now(UTC).isoformat(),
+                "data": {
+                    "code": code,
+                    "name": code,
+                    "statutory_time": {"value": str(days), "unit": "working_days"},
+                },
+            }
+            await producer.send_and_wait(
+                settings.topics.registry, json.dumps(change).encode(), key=f"procedure:{code}".encode()
+            )
+        futures = []
+        for i in tqdm(
+            range(dossiers), desc="publishing dossiers", unit="dossier", file=sys.stdout, mininterval=2
+        ):
+            for e in dossier(i, rng):
+                futures.append(
+                    await producer.send(
+                        settings.topics.dossier_events,
+                        json.dumps(e).encode(),
+                        key=str(e["dossier_code"]).encode(),
+                    )
+                )
+                sent += 1
+            if len(futures) > 20_000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def drain(dsn: str, total: int, dossiers: int, procs: list[psutil.Process]) -> dict[str, float]:
+    conn = await asyncpg.connect(dsn)
+    peak_rss = 0
+    first_at = None
+    bar = tqdm(total=total, desc="processing", unit="event", file=sys.stdout, mininterval=2)
+    try:
+        done = 0
+        while True:
+            done = await conn.fetchval("SELECT count(*) FROM processing.events")
+            published = await conn.fetchval(
+                "SELECT count(*) FROM processing.dossiers WHERE published_revision = revision"
+            )
+            for proc in procs:
+                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    raise SystemExit("processing exited during the benchmark; see its log")
+                peak_rss = max(peak_rss, proc.memory_info().rss)
+            if done and first_at is None:
+                first_at = time.perf_counter()
+            bar.update(done - bar.n)
+            if done >= total and published >= dossiers:
+                break
+            await asyncio.sleep(0.25)
+        end = time.perf_counter()
+    finally:
+        bar.close()
+        await conn.close()
+    assert first_at is not None
+    return {"seconds": end - first_at, "peak_rss_mib": peak_rss / 2**20}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dossiers", type=int, default=100_000)
+    ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--replicas", type=int, default=1, help="processing processes in one consumer group")
+    ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
+    args = ap.parse_args()
+    with private_stack() as (pg, kafka, work):
+        settings = CommonSettings(
+            database_url=pg.dsn,
+            kafka_bootstrap_servers=kafka.bootstrap_servers,
+            kafka_partitions=args.partitions,
+        )
+        asyncio.run(migrate_all(pg.dsn))
+        asyncio.run(ensure_topics(settings))
+        total = asyncio.run(load_stream(settings, args.dossiers))
+        env = {
+            **os.environ,
+            "DATABASE_URL": pg.dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            "TTHC_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "TTHC_LOG_LEVEL": "WARNING",
+        }
+        log = open(work / "processing.log", "wb")
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-m", "services.processing"],
+                env=env | {"TTHC_PROCESSING_PORT": str(free_port())},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(args.replicas)
+        ]
+        child = children[0]
+        if os.environ.get("BENCH_PYSPY"):
+            subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-o",
+                    os.environ["BENCH_PYSPY"],
+                    "-d",
+                    "25",
+                    "-f",
+                    "raw",
+                    "-p",
+                    str(child.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        try:
+            result = asyncio.run(
+                drain(pg.dsn, total, args.dossiers, [psutil.Process(c.pid) for c in children])
+            )
+        finally:
+            for c in children:
+                c.terminate()
+            for c in children:
+                c.wait(30)
+            log.close()
+    rate = total / result["seconds"]
+    print(
+        f"{total:,} events, {args.dossiers:,} dossiers in {result['seconds']:.1f} s → {rate:,.0f} events/s; "
+        f"processing peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
+    if args.write:
+        write_section(
+            f"Processing: broker → durable state in PostgreSQL, {args.replicas} process(es)",
+            f"- Command: `.venv/bin/python -m bench.processing --dossiers {args.dossiers} --replicas {args.replicas} --write` "
+            f"(commit {git_commit()})\n"
+            f"- Stream: {args.dossiers:,} dossiers, {total:,} events, {args.partitions} partitions, "
+            f"{args.replicas} processing process(es) in one consumer group; "
+            "PostgreSQL with fsync on\n"
+            f"- **{rate:,.0f} events/s** sustained ({result['seconds']:.1f} s from the first stored event until every "
+            f"dossier was assessed and published); target 50,000 events/s\n"
+            f"- Processing peak RSS: {result['peak_rss_mib']:.0f} MiB (per process)\n"
+            "- What limits it: each processing process re-folds every touched dossier's whole history through the "
+            "pure engine (about 160 µs a dossier), validates every event with pydantic and builds and serialises "
+            "every assessment; py-spy shows it about 60 % busy in Python and the rest waiting on PostgreSQL "
+            "(set-based writes, ~10 statements a batch) on the other core. More partitions × replicas scale it out "
+            "on machines with more cores.\n",
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""The ``tthc`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from shared.settings import CommonSettings
+
+
+@click.group()
+def main() -> None:
+    """TTHC Monitor: live compliance of administrative-procedure dossiers."""
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".tthc"),
+    show_default=True,
+    help="where the embedded PostgreSQL keeps its data (never under $HOME)",
+)
+@click.option(
+    "--demo/--no-demo", default=False, help="load demo procedures and dossiers once the system is up"
+)
+def up(data_dir: Path, demo: bool) -> None:
+    """Start the whole system: PostgreSQL and a Kafka-protocol broker unless DATABASE_URL /
+    KAFKA_BOOTSTRAP_SERVERS are set, then migrations, topics and the three services."""
+    from services.cli.up import run_up
+
+    raise SystemExit(run_up(CommonSettings(), data_dir, demo))
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every service's database migrations (safe to repeat and to run concurrently)."""
+    from shared.db import migrate_all
+
+    settings = CommonSettings()
+    applied = asyncio.run(migrate_all(settings.database_url))
+    click.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {a}" for a in applied))
+
+
+@main.command()
+def topics() -> None:
+    """Create the Kafka topics that do not exist yet."""
+    from shared.kafka import ensure_topics
+
+    created = asyncio.run(ensure_topics(CommonSettings()))
+    click.echo(f"created {len(created)} topic(s)" + "".join(f"\n  {t}" for t in created))
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="fail if the committed schemas differ from the models")
+def schemas(check: bool) -> None:
+    """Write the JSON Schemas of the event contracts into shared/contracts/schemas/."""
+    from shared.contracts.schemas import SCHEMA_DIR, render_schemas, write_schemas
+
+    if check:
+        stale = [
+            n
+            for n, text in render_schemas().items()
+            if not (SCHEMA_DIR / n).exists() or (SCHEMA_DIR / n).read_text(encoding="utf-8") != text
+        ]
+        if stale:
+            raise click.ClickException(f"schemas out of date: {', '.join(stale)}; run `tthc schemas`")
+        click.echo("schemas are current")
+        return
+    for path in write_schemas():
+        click.echo(f"wrote {path}")
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: messages that could not be parsed or validated, with the reason."""
+
+
+def _dlq_topic(topic: str | None) -> str:
+    from shared.settings import Topics
+
+    return topic or Topics.dlq(CommonSettings().topics.dossier_events)
+
+
+@dlq.command("list")
+@click.option("--topic", help="dead-letter topic (default: the dossier-events DLQ)")
+@click.option("--kind", help="only this kind, e.g. invalid_json, invalid_event, unknown_event_type")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def dlq_list(topic: str | None, kind: str | None, limit: int, as_json: bool) -> None:
+    """Show dead letters with their reasons."""
+    import json as jsonlib
+
+    from services.cli.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(CommonSettings().kafka_bootstrap_servers, _dlq_topic(topic)))
+    shown = [d for d in letters if kind is None or d.body.get("kind") == kind]
+    for d in shown[:limit]:
+        if as_json:
+            click.echo(
+                jsonlib.dumps({"partition": d.partition, "offset": d.offset, **d.body}, ensure_ascii=False)
+            )
+        else:
+            original = d.original[:100].decode("utf-8", "replace")
+            click.echo(
+                f"{d.partition}:{d.offset}  {d.body.get('kind', '?'):<20} {d.body.get('reason', '')}\n    {original}"
+            )
+    click.echo(
+        f"{len(shown)} dead letter(s){f' of kind {kind}' if kind else ''}, {min(limit, len(shown))} shown",
+        err=True,
+    )
+
+
+@dlq.command("redrive")
+@click.option("--topic", help="dead-letter topic (default: the dossier-events DLQ)")
+@click.option("--offsets", help="comma-separated PARTITION:OFFSET of the letters to re-drive")
+@click.option("--kind", help="re-drive every letter of this kind")
+@click.option("--all", "everything", is_flag=True, help="re-drive every letter")
+@click.option("--to", "target", help="publish to this topic instead of each letter's source topic")
+def dlq_redrive(
+    topic: str | None, offsets: str | None, kind: str | None, everything: bool, target: str | None
+) -> None:
+    """Publish selected dead letters' original bytes again, after the cause was fixed."""
+    from services.cli.dlq import read_dead_letters, redrive
+
+    if not (offsets or kind or everything):
+        raise click.UsageError("choose what to re-drive: --offsets P:O,…, --kind KIND or --all")
+    servers = CommonSettings().kafka_bootstrap_servers
+    letters = asyncio.run(read_dead_letters(servers, _dlq_topic(topic)))
+    wanted = {tuple(int(x) for x in o.split(":")) for o in offsets.split(",")} if offsets else set()
+    chosen = [
+        d
+        for d in letters
+        if everything or (kind and d.body.get("kind") == kind) or (d.partition, d.offset) in wanted
+    ]
+    missing = wanted - {(d.partition, d.offset) for d in letters}
+    if missing:
+        raise click.ClickException(f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))}")
+    count = asyncio.run(redrive(servers, chosen, target))
+    click.echo(f"re-drove {count} dead letter(s)")
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["cantho-2021", "cantho-2025"]))
+def seed(name: str) -> None:
+    """Load a seed scenario into the registry (DATABASE_URL); running it twice changes nothing."""
+    from services.cli.seed import run_seed
+
+    click.echo(run_seed(name))
+
+
+@main.command()
+@click.option("--subject", required=True, help="who holds the token, e.g. an e-mail address")
+@click.option("--role", type=click.Choice(["admin", "officer", "viewer"]), required=True)
+@click.option("--agency", "agency_code", default=None, help="the agency an officer is bound to")
+def token(subject: str, role: str, agency_code: str | None) -> None:
+    """Issue a registry bearer token (DATABASE_URL) and print it; only its hash is stored."""
+    from services.registry.dev_token import issue_cli_token
+
+    click.echo(issue_cli_token(subject, role, agency_code))
+
+
+@main.group()
+def keys() -> None:
+    """API keys of the emitting systems (HTTP ingest, docs/ingress.md); stored hashed."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    help="agency code the emitter may report for (repeat it); '*' for every agency",
+)
+def keys_create(name: str, agencies: tuple[str, ...]) -> None:
+    """Create a key for the emitting system NAME and print it — the only time it is shown."""
+    import asyncpg
+
+    from services.processing.adapters import emitter_keys
+
+    if not agencies:
+        raise click.UsageError(
+            "bind the key to agencies: --agency 000.00.13.H13 (repeatable) or --agency '*'"
+        )
+
+    async def create() -> str:
+        conn = await asyncpg.connect(CommonSettings().database_url)
+        try:
+            return await emitter_keys.create_key(conn, name, agencies)
+        finally:
+            await conn.close()
+
+    try:
+        key = asyncio.run(create())
+    except emitter_keys.KeyNameTaken as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo(
+        f"key for {name!r} (agencies: {', '.join(sorted(set(agencies)))}); it is shown once and stored "
+        "only as a hash: give it to the emitter now",
+        err=True,
+    )
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show the keys' names, state and agencies (never the keys, never their hashes)."""
+    import asyncpg
+
+    from services.processing.adapters import emitter_keys
+
+    async def fetch() -> list[emitter_keys.EmitterKeyInfo]:
+        conn = await asyncpg.connect(CommonSettings().database_url)
+        try:
+            return await emitter_keys.list_keys(conn)
+        finally:
+            await conn.close()
+
+    infos = asyncio.run(fetch())
+    for k in infos:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        click.echo(f"{k.name:<30} {state:<24} created {k.created_at:%Y-%m-%d %H:%M}  {', '.join(k.agencies)}")
+    click.echo(f"{len(infos)} key(s)", err=True)
+
+
+@keys.command("revoke")
+@click.argument("name")
+def keys_revoke(name: str) -> None:
+    """Revoke the active key of NAME: its requests are refused (401) from now on."""
+    import asyncpg
+
+    from services.processing.adapters import emitter_keys
+
+    async def revoke() -> bool:
+        conn = await asyncpg.connect(CommonSettings().database_url)
+        try:
+            return await emitter_keys.revoke_key(conn, name)
+        finally:
+            await conn.close()
+
+    if not asyncio.run(revoke()):
+        raise click.ClickException(f"no active key named {name!r} (see `tthc keys list`)")
+    click.echo(f"revoked the key of {name!r}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML mapping of the log (docs/replay.md), e.g. services/replay/mappings/receipt.toml",
+)
+@click.option(
+    "--speed",
+    default="full",
+    show_default=True,
+    help="'full' (as fast as possible) or N: N× the log's own pace",
+)
+@click.option(
+    "--registry-url", default=None, help="registry base URL [default: http://127.0.0.1:<TTHC_REGISTRY_PORT>]"
+)
+@click.option(
+    "--token",
+    envvar=["TTHC_REGISTRY_TOKEN", "TTHC_ADMIN_TOKEN"],
+    default=None,
+    help="admin bearer token of the registry (env TTHC_REGISTRY_TOKEN or TTHC_ADMIN_TOKEN)",
+)
+@click.option("--no-registry", is_flag=True, help="do not create the registry entries the mapping declares")
+@click.option(
+    "--format", "fmt", type=click.Choice(["xes", "csv"]), default=None, help="[default: from the name]"
+)
+@click.option("--progress/--no-progress", default=True, help="progress bar with events/s")
+def replay(
+    file: Path,
+    mapping_file: Path,
+    speed: str,
+    registry_url: str | None,
+    token: str | None,
+    no_registry: bool,
+    fmt: str | None,
+    progress: bool,
+) -> None:
+    """Import a historical event log (XES, .xes.gz, CSV) through Kafka (KAFKA_BOOTSTRAP_SERVERS)."""
+    from services.replay.cli import run_replay_command
+
+    click.echo(
+        run_replay_command(
+            file,
+            mapping_file,
+            speed,
+            registry_url,
+            token,
+            no_registry=no_registry,
+            fmt=fmt,
+            progress=progress,
+        )
+    )
+
+
+@main.command("docs")
+@click.option("--check", is_flag=True, help="fail if docs/api/ differs from what the code generates")
+def api_docs(check: bool) -> None:
+    """Write the OpenAPI and AsyncAPI documents of the three services into docs/api/."""
+    from services.cli.docs import DOCS_DIR, render_docs, write_docs
+
+    if check:
+        stale = [
+            n
+            for n, t in render_docs().items()
+            if not (DOCS_DIR / n).exists() or (DOCS_DIR / n).read_text() != t
+        ]
+        if stale:
+            raise click.ClickException(f"docs/api is out of date: {', '.join(stale)}; run `tthc docs`")
+        click.echo("docs/api is current")
+        return
+    for path in write_docs():
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.option("--dossiers", default=1_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--rate", default=None, type=click.FloatRange(min=0, min_open=True), help="events/s cap [default: none]"
+)
+@click.option(
+    "--speedup",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="simulated seconds per real second [default: no pacing]",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="same seed and reference → same stream")
+@click.option("--via", type=click.Choice(["kafka", "http"]), default="kafka", show_default=True)
+@click.option(
+    "--truth", type=click.Path(dir_okay=False, path_type=Path), default=None, help="ground truth (JSON lines)"
+)
+@click.option("--violation-rate", default=0.3, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--reference", default=None, help="the stream's 'now' (ISO 8601) [default: start of today]")
+@click.option(
+    "--registry-url", default=None, help="registry base URL [default: http://127.0.0.1:<TTHC_REGISTRY_PORT>]"
+)
+@click.option(
+    "--token",
+    envvar=["TTHC_REGISTRY_TOKEN", "TTHC_ADMIN_TOKEN"],
+    default=None,
+    help="admin bearer token of the registry (env TTHC_REGISTRY_TOKEN or TTHC_ADMIN_TOKEN)",
+)
+@click.option("--no-registry", is_flag=True, help="do not create the simulated province in the registry")
+@click.option("--ingest-url", default=None, help="--via http: processing base URL [default: local port]")
+@click.option(
+    "--api-key", envvar="TTHC_INGEST_KEY", default=None, help="--via http: emitter key (env TTHC_INGEST_KEY)"
+)
+@click.option("--progress/--no-progress", default=True)
+def simulate(
+    dossiers: int,
+    rate: float | None,
+    speedup: float | None,
+    seed: int,
+    via: str,
+    truth: Path | None,
+    violation_rate: float,
+    reference: str | None,
+    registry_url: str | None,
+    token: str | None,
+    no_registry: bool,
+    ingest_url: str | None,
+    api_key: str | None,
+    progress: bool,
+) -> None:
+    """Simulate a province's dossier stream with injected violations and write its ground truth."""
+    from services.simulator.cli import run_simulate_command
+    from services.simulator.simulate import Options
+
+    options = Options(
+        dossiers=dossiers,
+        seed=seed,
+        rate=rate,
+        speedup=speedup,
+        violation_rate=violation_rate,
+        via=via,
+        truth=truth,
+        ingest_url=ingest_url,
+        api_key=api_key,
+        progress=progress,
+    )
+    click.echo(
+        run_simulate_command(options, registry_url, token, no_registry=no_registry, reference=reference)
+    )

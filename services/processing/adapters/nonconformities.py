@@ -1,0 +1,184 @@
+"""The nonconformity register and its corrective-action lifecycle (ISO 9001:2015 clause 10.2).
+
+The engine decides which nonconformities a dossier has; people move each one
+open → corrective_action → closed. Statuses live here and are merged into every stored
+assessment, so the compliance topic (and reporting) always carries the current status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from shared.contracts import DossierAssessment, NonconformityRecord
+from shared.db import Conn
+
+STATUSES = ("open", "corrective_action", "closed")
+# Forward moves only; a closed finding is reopened by raising it again, not by editing it.
+ALLOWED = {("open", "corrective_action"), ("open", "closed"), ("corrective_action", "closed")}
+
+
+def nc_key(nc: NonconformityRecord) -> str:
+    """One row per distinct finding: its code and its evidence events (hashed when long)."""
+    evidence = ",".join(nc.evidence)
+    if len(evidence) > 160:
+        evidence = "sha256-" + hashlib.sha256(evidence.encode()).hexdigest()[:32]
+    return f"{nc.code}:{evidence}"
+
+
+class TransitionError(ValueError):
+    """A status change that the lifecycle does not allow."""
+
+
+async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list[DossierAssessment]:
+    """Record every finding of ``items`` and return the assessments with current statuses."""
+    codes = [a.dossier_code for a in items]
+    rows = await conn.fetch(
+        "SELECT dossier_code, nc_key, status FROM processing.nonconformities WHERE dossier_code = ANY($1::text[])",
+        codes,
+    )
+    known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
+    merged: list[DossierAssessment] = []
+    upsert: list[tuple[Any, ...]] = []
+    for a in items:
+        ncs = []
+        seen: set[str] = set()
+        for nc in a.nonconformities:
+            key = nc_key(nc)
+            if key in seen:  # the same finding twice in one assessment is one finding
+                continue
+            seen.add(key)
+            status = known.get((a.dossier_code, key), "open")
+            ncs.append(nc.model_copy(update={"status": status}))
+            upsert.append(
+                (
+                    a.dossier_code,
+                    key,
+                    nc.code,
+                    a.agency_code,
+                    a.procedure_code,
+                    nc.clause,
+                    nc.detected_at,
+                    orjson.dumps(nc.evidence).decode(),  # one JSON array per finding
+                    nc.detail,
+                )
+            )
+        merged.append(a.model_copy(update={"nonconformities": tuple(ncs)}))
+    if upsert:
+        cols = list(zip(*upsert, strict=True))
+        await conn.execute(
+            """
+            INSERT INTO processing.nonconformities AS n (dossier_code, nc_key, code, agency_code, procedure_code,
+                clause, detected_at, evidence, detail, active)
+            SELECT d, k, c, a, p, cl, t, ARRAY(SELECT jsonb_array_elements_text(ev::jsonb)), dt, true
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::timestamptz[], $8::text[], $9::text[]) AS u(d, k, c, a, p, cl, t, ev, dt)
+            ON CONFLICT (dossier_code, nc_key) DO UPDATE SET clause = EXCLUDED.clause,
+                detected_at = EXCLUDED.detected_at, evidence = EXCLUDED.evidence, detail = EXCLUDED.detail,
+                active = true
+            """,
+            *cols,
+        )
+    # findings the engine no longer raises stay in the register, marked inactive
+    await conn.execute(
+        """
+        UPDATE processing.nonconformities n SET active = false
+        WHERE n.dossier_code = ANY($1::text[]) AND n.active
+          AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS raised(d, k)
+                          WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
+        """,
+        codes,
+        [u[0] for u in upsert],
+        [u[1] for u in upsert],
+    )
+    return merged
+
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    agency: str | None = None
+    procedure: str | None = None
+    code: str | None = None
+    status: str | None = None
+    detected_from: datetime | None = None
+    detected_to: datetime | None = None
+    include_inactive: bool = False
+
+
+async def list_register(
+    conn: Conn, f: RegisterFilter, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    where = """
+        ($1::text IS NULL OR agency_code = $1) AND ($2::text IS NULL OR procedure_code = $2)
+        AND ($3::text IS NULL OR code = $3) AND ($4::text IS NULL OR status = $4)
+        AND ($5::timestamptz IS NULL OR detected_at >= $5) AND ($6::timestamptz IS NULL OR detected_at < $6)
+        AND (active OR $7)
+    """
+    args = (f.agency, f.procedure, f.code, f.status, f.detected_from, f.detected_to, f.include_inactive)
+    total = await conn.fetchval(f"SELECT count(*) FROM processing.nonconformities WHERE {where}", *args)
+    rows = await conn.fetch(
+        f"""
+        SELECT dossier_code, nc_key, code, agency_code, procedure_code, clause, detected_at, evidence, detail,
+               active, status, corrective_action, status_changed_at, status_changed_by
+        FROM processing.nonconformities WHERE {where}
+        ORDER BY detected_at DESC, dossier_code, nc_key LIMIT $8 OFFSET $9
+        """,
+        *args,
+        limit,
+        offset,
+    )
+    return [dict(r) for r in rows], int(total)
+
+
+async def change_status(
+    conn: Conn, dossier_code: str, key: str, status: str, corrective_action: str | None, by: str
+) -> dict[str, Any]:
+    """Move one finding along its lifecycle; marks the dossier's assessment for re-publication."""
+    if status not in STATUSES:
+        raise TransitionError(f"status must be one of {', '.join(STATUSES)}")
+    row = await conn.fetchrow(
+        "SELECT status FROM processing.nonconformities WHERE dossier_code = $1 AND nc_key = $2 FOR UPDATE",
+        dossier_code,
+        key,
+    )
+    if row is None:
+        raise LookupError(f"no nonconformity {key!r} on dossier {dossier_code!r}")
+    if (row["status"], status) not in ALLOWED:
+        raise TransitionError(
+            f"cannot move a nonconformity from {row['status']} to {status}; allowed: open → corrective_action → closed"
+        )
+    updated = await conn.fetchrow(
+        """
+        UPDATE processing.nonconformities SET status = $3, corrective_action = coalesce($4, corrective_action),
+            status_changed_at = now(), status_changed_by = $5
+        WHERE dossier_code = $1 AND nc_key = $2
+        RETURNING dossier_code, nc_key, code, status, corrective_action, status_changed_at, status_changed_by
+        """,
+        dossier_code,
+        key,
+        status,
+        corrective_action,
+        by,
+    )
+    # the stored assessment carries the status: rewrite it and bump the revision so it is published again
+    stored = await conn.fetchval(
+        "SELECT assessment::text FROM processing.dossiers WHERE dossier_code = $1 FOR UPDATE", dossier_code
+    )
+    if stored is not None:
+        body = orjson.loads(stored)
+        for nc in body.get("nonconformities", []):
+            if nc_key(NonconformityRecord.model_validate(nc)) == key:
+                nc["status"] = status
+        await conn.execute(
+            "UPDATE processing.dossiers SET assessment = $2::text::jsonb, revision = revision + 1, updated_at = now() "
+            "WHERE dossier_code = $1",
+            dossier_code,
+            orjson.dumps(body).decode(),
+        )
+    assert updated is not None
+    return dict(updated)

@@ -1,0 +1,192 @@
+"""Processing's local copy of the registry, fed by ``tthc.registry.v1``.
+
+A change is applied only if its version is higher than the stored one, so redelivery and
+replays are harmless. The copy answers what the engine needs: a procedure's terms, the ISO
+process versions of an agency × procedure, an agency's QMS scope, the calendar overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from shared.auth import Principal, principal_of
+from shared.calendar import CalendarOverrides
+from shared.contracts.registry import (
+    ApiTokenRecord,
+    CalendarOverrideRecord,
+    IsoProcessRecord,
+    ProcedureRecord,
+    QmsRecord,
+    RegistryChange,
+)
+from shared.db import Conn
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a registry change touched, so the caller can re-assess the right dossiers."""
+
+    entity: str
+    entity_id: str
+    agency_code: str | None = None
+    procedure_code: str | None = None
+
+
+async def apply_change(conn: Conn, change: RegistryChange) -> Applied | None:
+    """Store ``change`` if it is newer than what we have; None if it was not."""
+    record = change.record()  # validates data against the entity's model
+    status = await conn.execute(
+        """
+        INSERT INTO processing.registry_entities AS r (entity, entity_id, version, deleted, data)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (entity, entity_id) DO UPDATE SET version = EXCLUDED.version,
+            deleted = EXCLUDED.deleted, data = EXCLUDED.data
+        WHERE r.version < EXCLUDED.version
+        """,
+        change.entity,
+        change.entity_id,
+        change.version,
+        change.deleted,
+        change.data,
+    )
+    if not status.endswith(" 1"):
+        return None
+    if isinstance(record, ProcedureRecord) or (change.entity == "procedure" and record is None):
+        st = record.statutory_time if isinstance(record, ProcedureRecord) else None
+        await conn.execute(
+            """
+            INSERT INTO processing.procedures AS p (code, version, deleted, time_value, time_unit, data)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (code) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted,
+                time_value = EXCLUDED.time_value, time_unit = EXCLUDED.time_unit, data = EXCLUDED.data
+            WHERE p.version < EXCLUDED.version
+            """,
+            change.entity_id,
+            change.version,
+            change.deleted or record is None,
+            st.value if st else None,
+            st.unit.value if st else None,
+            change.data,
+        )
+        return Applied("procedure", change.entity_id, procedure_code=change.entity_id)
+    if change.entity == "iso_process":
+        agency, procedure, version = change.entity_id.split("|")
+        if isinstance(record, IsoProcessRecord):
+            await conn.execute(
+                """
+                INSERT INTO processing.iso_processes (agency_code, procedure_code, version, effective_from, deleted, record)
+                VALUES ($1, $2, $3, $4, false, $5)
+                ON CONFLICT (agency_code, procedure_code, version) DO UPDATE SET
+                    effective_from = EXCLUDED.effective_from, deleted = false, record = EXCLUDED.record
+                """,
+                agency,
+                procedure,
+                int(version),
+                record.effective_from,
+                change.data,
+            )
+        else:
+            await conn.execute(
+                "UPDATE processing.iso_processes SET deleted = true "
+                "WHERE agency_code = $1 AND procedure_code = $2 AND version = $3",
+                agency,
+                procedure,
+                int(version),
+            )
+        return Applied("iso_process", change.entity_id, agency_code=agency, procedure_code=procedure)
+    if change.entity == "qms":
+        return Applied("qms", change.entity_id, agency_code=change.entity_id)
+    return Applied(change.entity, change.entity_id)
+
+
+async def procedures(conn: Conn, codes: Sequence[str]) -> dict[str, ProcedureRecord]:
+    rows = await conn.fetch(
+        "SELECT code, data::text AS data FROM processing.procedures "
+        "WHERE code = ANY($1::text[]) AND NOT deleted AND data IS NOT NULL",
+        list(codes),
+    )
+    return {r["code"]: ProcedureRecord.model_validate_json(r["data"]) for r in rows}
+
+
+async def iso_processes(
+    conn: Conn, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[IsoProcessRecord]]:
+    """Every live version per (agency, procedure), oldest first."""
+    if not pairs:
+        return {}
+    rows = await conn.fetch(
+        """
+        SELECT p.agency_code, p.procedure_code, p.record::text AS record
+        FROM processing.iso_processes p
+        JOIN unnest($1::text[], $2::text[]) AS w(agency_code, procedure_code)
+          ON w.agency_code = p.agency_code AND w.procedure_code = p.procedure_code
+        WHERE NOT p.deleted
+        ORDER BY p.agency_code, p.procedure_code, p.effective_from, p.version
+        """,
+        [a for a, _ in pairs],
+        [p for _, p in pairs],
+    )
+    found: dict[tuple[str, str], list[IsoProcessRecord]] = {}
+    for r in rows:
+        found.setdefault((r["agency_code"], r["procedure_code"]), []).append(
+            IsoProcessRecord.model_validate_json(r["record"])
+        )
+    return found
+
+
+async def qms_records(conn: Conn, agencies: Sequence[str]) -> dict[str, QmsRecord]:
+    rows = await conn.fetch(
+        "SELECT entity_id, data::text AS data FROM processing.registry_entities "
+        "WHERE entity = 'qms' AND entity_id = ANY($1::text[]) AND NOT deleted AND data IS NOT NULL",
+        list(agencies),
+    )
+    return {r["entity_id"]: QmsRecord.model_validate_json(r["data"]) for r in rows}
+
+
+async def calendar_overrides(conn: Conn) -> CalendarOverrides:
+    rows = await conn.fetch(
+        "SELECT data::text AS data FROM processing.registry_entities "
+        "WHERE entity = 'calendar_override' AND NOT deleted AND data IS NOT NULL"
+    )
+    days_off: set[date] = set()
+    working: set[date] = set()
+    for r in rows:
+        rec = CalendarOverrideRecord.model_validate_json(r["data"])
+        days_off.update(rec.days_off)
+        working.update(rec.working_days)
+    return CalendarOverrides(days_off=frozenset(days_off), working_days=frozenset(working))
+
+
+async def token_principal(conn: Conn, token_hash: str, now: datetime) -> Principal | None:
+    """The holder of a bearer token, from the ``api_token`` entities of the feed (None if unknown/revoked/expired)."""
+    raw = await conn.fetchval(
+        "SELECT data::text FROM processing.registry_entities "
+        "WHERE entity = 'api_token' AND entity_id = $1 AND NOT deleted AND data IS NOT NULL",
+        token_hash,
+    )
+    if raw is None:
+        return None
+    record = ApiTokenRecord.model_validate_json(raw)
+    if record.expires_at is not None and record.expires_at <= now:
+        return None
+    return principal_of(record)
+
+
+async def agency_lineage(conn: Conn, agency_code: str) -> list[str]:
+    """``agency_code`` and its parents up to the root, from the agency entities of the feed."""
+    rows = await conn.fetch(
+        """
+        WITH RECURSIVE up(code, depth) AS (
+            SELECT $1::text, 0
+            UNION ALL
+            SELECT r.data->>'parent_code', up.depth + 1 FROM up
+            JOIN processing.registry_entities r ON r.entity = 'agency' AND r.entity_id = up.code
+            WHERE r.data->>'parent_code' IS NOT NULL AND up.depth < 20
+        )
+        SELECT code FROM up ORDER BY depth
+        """,
+        agency_code,
+    )
+    return [r["code"] for r in rows]

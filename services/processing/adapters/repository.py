@@ -1,0 +1,176 @@
+"""Processing tables: set-based SQL (unnest) so a batch costs a few round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from services.processing.adapters.registry_copy import Applied
+from shared.contracts import DossierAssessment
+from shared.contracts.events import DossierEvent, parse_dossier_event
+from shared.db import Conn
+
+
+async def insert_events(
+    conn: Conn, events: Sequence[DossierEvent], bodies: Sequence[str] | None = None
+) -> set[str]:
+    """Store events; return the ids that were new (duplicates are ignored).
+
+    ``bodies`` are the events' JSON texts as received (already validated), stored as they are
+    instead of serialising the models again.
+    """
+    if not events:
+        return set()
+    texts = list(bodies) if bodies is not None else [e.model_dump_json() for e in events]
+    rows = await conn.fetch(
+        """
+        INSERT INTO processing.events (event_id, dossier_code, event_type, occurred_at, body)
+        SELECT e, d, t, o, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+            AS u(e, d, t, o, b)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+        """,
+        [e.event_id for e in events],
+        [e.dossier_code for e in events],
+        [e.event_type.value for e in events],
+        [e.occurred_at for e in events],
+        texts,
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def load_histories(
+    conn: Conn, dossier_codes: Sequence[str], in_hand: dict[str, list[DossierEvent]] | None = None
+) -> dict[str, list[DossierEvent]]:
+    """Every stored event of ``dossier_codes``, plus the ``in_hand`` ones (parsed already, not again)."""
+    histories: dict[str, list[DossierEvent]] = {
+        code: list(events) for code, events in (in_hand or {}).items()
+    }
+    known = {e.event_id for events in histories.values() for e in events}
+    rows = await conn.fetch(
+        "SELECT dossier_code, event_id, body::text AS body FROM processing.events WHERE dossier_code = ANY($1::text[])",
+        list(dossier_codes),
+    )
+    for r in rows:
+        if r["event_id"] not in known:
+            histories.setdefault(r["dossier_code"], []).append(parse_dossier_event(r["body"]))
+    return histories
+
+
+async def save_assessments(
+    conn: Conn, items: Sequence[DossierAssessment], next_deadlines: Sequence[datetime | None]
+) -> dict[str, int]:
+    """Upsert assessments; return {dossier: revision} of those not yet published.
+
+    The revision grows only when the assessment really changed, so consumers keep the newest;
+    the next deadline (the timer) is stored either way.
+    """
+    if not items:
+        return {}
+    rows = await conn.fetch(
+        """
+        INSERT INTO processing.dossiers AS d (dossier_code, agency_code, procedure_code, status, outcome,
+            accepted_at, due_at, index_due_at, resolved_at, revision, assessment, next_deadline)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
+            $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[],
+            $11::text[]::jsonb[], $12::timestamptz[])
+        ON CONFLICT (dossier_code) DO UPDATE SET
+            agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
+            status = EXCLUDED.status, outcome = EXCLUDED.outcome, accepted_at = EXCLUDED.accepted_at,
+            due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at, resolved_at = EXCLUDED.resolved_at,
+            revision = CASE WHEN d.assessment IS DISTINCT FROM EXCLUDED.assessment
+                            THEN d.revision + 1 ELSE d.revision END,
+            assessment = EXCLUDED.assessment, next_deadline = EXCLUDED.next_deadline,
+            updated_at = CASE WHEN d.assessment IS DISTINCT FROM EXCLUDED.assessment THEN now() ELSE d.updated_at END
+        RETURNING dossier_code, revision, published_revision
+        """,
+        [a.dossier_code for a in items],
+        [a.agency_code for a in items],
+        [a.procedure_code for a in items],
+        [a.status for a in items],
+        [a.outcome.value if a.outcome else None for a in items],
+        [a.accepted_at for a in items],
+        [a.due_at for a in items],
+        [a.index_due_at for a in items],
+        [a.resolved_at for a in items],
+        [1 for _ in items],
+        [a.model_dump_json(exclude={"assessed_at", "revision"}) for a in items],
+        list(next_deadlines),
+    )
+    return {r["dossier_code"]: r["revision"] for r in rows if r["revision"] > r["published_revision"]}
+
+
+async def unpublished(conn: Conn, limit: int) -> list[tuple[str, int, dict[str, Any]]]:
+    """Stored assessments that are not on the compliance topic yet."""
+    rows = await conn.fetch(
+        "SELECT dossier_code, revision, assessment FROM processing.dossiers "
+        "WHERE published_revision < revision ORDER BY dossier_code LIMIT $1",
+        limit,
+    )
+    return [(r["dossier_code"], r["revision"], r["assessment"]) for r in rows]
+
+
+async def mark_published(conn: Conn, published: Sequence[tuple[str, int]]) -> None:
+    await conn.execute(
+        """
+        UPDATE processing.dossiers d SET published_revision = GREATEST(d.published_revision, p.revision)
+        FROM unnest($1::text[], $2::int[]) AS p(code, revision) WHERE d.dossier_code = p.code
+        """,
+        [c for c, _ in published],
+        [r for _, r in published],
+    )
+
+
+async def lock_keys(conn: Conn, keys: Sequence[str], *, exclusive: bool) -> None:
+    """Serialise assessing against changing what the assessment depends on.
+
+    Event batches take shared transaction locks on ``procedure:<code>`` and ``agency:<code>``,
+    a registry change an exclusive one, so a change either sees the batch's dossiers committed
+    or the batch sees the change — across processes too. Locks are taken in sorted order.
+    """
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(
+        f"SELECT {fn}(hashtextextended('tthc.' || k, 0)) FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) s",
+        list(keys),
+    )
+
+
+async def claim_due_timers(conn: Conn, now: datetime, limit: int) -> list[str]:
+    """Dossiers whose next deadline has passed, locked for this transaction (others skip them)."""
+    rows = await conn.fetch(
+        """
+        SELECT dossier_code FROM processing.dossiers
+        WHERE next_deadline <= $1 ORDER BY next_deadline LIMIT $2 FOR UPDATE SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+    return [r["dossier_code"] for r in rows]
+
+
+async def affected_dossiers(conn: Conn, applied: Applied, after: str, limit: int) -> list[str]:
+    """The dossiers a registry change concerns, in pages ordered by code."""
+    if applied.entity == "procedure":
+        where, args = "procedure_code = $1", [applied.procedure_code]
+    elif applied.entity == "iso_process":
+        where, args = (
+            "agency_code = $1 AND procedure_code = $2",
+            [applied.agency_code, applied.procedure_code],
+        )
+    elif applied.entity == "qms":
+        where, args = "agency_code = $1", [applied.agency_code]
+    elif applied.entity == "calendar_override":
+        # due dates of open dossiers may move; closed ones keep the calendar they were judged by
+        where, args = "outcome IS NULL OR outcome IN ('pending_within', 'pending_overdue')", []
+    else:
+        return []
+    n = len(args)
+    rows = await conn.fetch(
+        f"SELECT dossier_code FROM processing.dossiers WHERE ({where}) AND dossier_code > ${n + 1} "
+        f"ORDER BY dossier_code LIMIT ${n + 2}",
+        *args,
+        after,
+        limit,
+    )
+    return [r["dossier_code"] for r in rows]

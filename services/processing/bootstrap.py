@@ -1,0 +1,97 @@
+"""Composition root of the processing service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import FastAPI
+
+from services.processing.adapters import registry_copy
+from services.processing.domain.engine import ClockRules
+from services.processing.entrypoints.consumers import declare_consumers
+from services.processing.entrypoints.http import router
+from services.processing.entrypoints.ingest import install_ingress
+from services.processing.handlers import ProcessingContext, fire_timers, publish_unpublished
+from services.processing.settings import ProcessingSettings
+from shared import metrics
+from shared.auth import install_auth_errors
+from shared.kafka import RawPublisher, consumer_lag
+from shared.runtime import Resources, broker_for, build_service_app
+from shared.settings import Topics
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
+    settings = settings or ProcessingSettings()
+    broker = broker_for("processing", settings)
+    holder: dict[str, ProcessingContext] = {}
+    events_subscriber = declare_consumers(broker, settings, holder)
+
+    publisher = RawPublisher(settings, client_id="tthc-processing-out")
+
+    async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        await publisher.publish_many(topic, messages)
+
+    async def wire(r: Resources) -> Callable[[], Awaitable[None]]:
+        await publisher.start()
+        async with r.pool.acquire() as conn:
+            overrides = await registry_copy.calendar_overrides(conn)
+        ctx = holder["ctx"] = ProcessingContext(
+            pool=r.pool,
+            publish_many=publish_many,
+            calendar=settings.calendar(overrides),
+            make_calendar=settings.calendar,
+            rules=ClockRules(
+                in_person_cutoff=settings.in_person_cutoff,
+                supplement_window_working_days=settings.supplement_window_working_days,
+                apology_lead_working_days=settings.apology_lead_working_days,
+                apology_resets_allowed=settings.apology_resets_allowed,
+            ),
+            compliance_topic=settings.topics.compliance,
+            dlq_topic=Topics.dlq(settings.topics.dossier_events),
+        )
+        app.state.ctx = ctx
+
+        async def run_timers() -> None:
+            # timers live in the database (next_deadline), so a restart loses none
+            while True:
+                try:
+                    fired = await fire_timers(ctx)
+                    await publish_unpublished(ctx)
+                except Exception:
+                    log.exception("timer sweep failed; retrying")
+                    fired = 0
+                if not fired:
+                    await asyncio.sleep(settings.timer_interval_seconds)
+
+        async def watch_lag() -> None:
+            while True:
+                await asyncio.sleep(5)
+                consumer = getattr(events_subscriber, "consumer", None)
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        lag = await consumer_lag(consumer)
+                        metrics.CONSUMER_LAG.labels("processing", settings.topics.dossier_events).set(lag)
+
+        tasks = [asyncio.create_task(watch_lag()), asyncio.create_task(run_timers())]
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await publisher.stop()  # after the broker: the batch in hand has been published
+
+        return stop
+
+    app: FastAPI
+    app = build_service_app("processing", settings, broker, wire, "TTHC Monitor — processing")
+    app.include_router(router)
+    install_ingress(app, settings, broker)  # POST /api/v1/events and /api/v1/portal-sync
+    install_auth_errors(app)
+    return app

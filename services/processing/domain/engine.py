@@ -1,0 +1,150 @@
+"""The compliance engine: a pure function of a dossier's history.
+
+(events, procedure terms, calendar, clock rules, now, ISO coverage) → assessment, and the next
+moment that assessment would change by itself. No I/O, no clock of its own; the consumer
+around it loads state, calls :func:`evaluate` (or :func:`assess` / :func:`next_deadline`),
+writes the result and schedules a timer. The rules live one group per module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.processing.domain.apologies import judge_apologies
+from services.processing.domain.clauses import Findings
+from services.processing.domain.clocks import compute_clocks
+from services.processing.domain.control_slip import build_control_slip
+from services.processing.domain.history import dedupe_and_order, fold
+from services.processing.domain.inputs import (
+    ClockRules,
+    ProcedureTerms,
+    ProcessContext,
+    version_in_force,
+)
+from services.processing.domain.scope import judge_scope
+from services.processing.domain.supplements import judge_supplements
+from services.processing.domain.timeliness import judge_timeliness
+from services.processing.domain.working_time import classify_resolution
+from shared.calendar import WorkingCalendar
+from shared.contracts.compliance import DossierAssessment, NonconformityRecord
+from shared.contracts.events import DossierEvent
+
+__all__ = [
+    "ClockRules",
+    "Evaluation",
+    "ProcedureTerms",
+    "ProcessContext",
+    "assess",
+    "classify_resolution",
+    "dedupe_and_order",
+    "evaluate",
+    "next_deadline",
+    "version_in_force",
+]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The assessment at ``now`` and the earliest later moment it changes with no new event."""
+
+    assessment: DossierAssessment
+    next_deadline: datetime | None
+
+
+def _order(nc: NonconformityRecord) -> tuple[datetime, str, tuple[str, ...]]:
+    return (nc.detected_at, nc.code, nc.evidence)
+
+
+def evaluate(
+    events: Iterable[DossierEvent],
+    terms: ProcedureTerms | None,
+    calendar: WorkingCalendar,
+    rules: ClockRules,
+    now: datetime,
+    process: ProcessContext | None = None,
+) -> Evaluation:
+    """Assess one dossier from all of its events (any order, duplicates allowed).
+
+    ``terms`` None: the procedure is unknown (OUT_OF_SCOPE, no due dates). ``process`` None:
+    the caller has no ISO coverage data, so neither the scope nor the step rules are judged;
+    pass a :class:`ProcessContext` to judge them (no version in force → OUT_OF_SCOPE).
+    """
+    history = fold(events)
+    first = history.first
+    found = Findings()
+
+    scope = judge_scope(history, terms, process, calendar)
+    found.extend(scope.findings)
+    clocks = compute_clocks(history, terms, calendar, rules) if terms is not None else None
+    timeliness = judge_timeliness(history, clocks, calendar, now)
+    found.extend(timeliness.findings)
+    found.extend(judge_supplements(history, clocks.start if clocks else None, calendar, rules))
+    found.extend(
+        judge_apologies(history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now)
+    )
+    slip = build_control_slip(history, scope.process, calendar, now)
+    found.extend(slip.findings)
+
+    accepted_at = history.accepted.occurred_at if history.accepted else None
+    resolved_at = history.resolved.occurred_at if history.resolved else None
+    processing_days = (
+        float(calendar.working_days_between(accepted_at, resolved_at))
+        if accepted_at is not None and resolved_at is not None
+        else None
+    )
+    assessment = (
+        DossierAssessment.model_construct(  # built from validated values: no re-validation on the hot path
+            dossier_code=first.dossier_code,
+            agency_code=first.agency_code,
+            procedure_code=first.procedure_code,
+            revision=1,  # the store assigns the real, ever-growing revision
+            status=history.status,
+            outcome=timeliness.outcome,
+            index_outcome=timeliness.index_outcome,
+            channel=history.channel,
+            submitted_at=history.submitted.occurred_at if history.submitted else None,
+            accepted_at=accepted_at,
+            due_at=clocks.due_at if clocks else None,
+            index_due_at=clocks.index_due_at if clocks else None,
+            resolved_at=resolved_at,
+            closed_at=history.closed_at,
+            processing_working_days=processing_days,
+            in_scope=scope.in_scope,
+            iso_process_version=scope.process.version if scope.process else None,
+            steps=slip.rows,
+            nonconformities=tuple(sorted(found.raised, key=_order)),
+            assessed_at=now,
+        )
+    )
+    return Evaluation(assessment, min(found.wake_at, default=None))
+
+
+def assess(
+    events: Iterable[DossierEvent],
+    terms: ProcedureTerms | None,
+    calendar: WorkingCalendar,
+    rules: ClockRules,
+    now: datetime,
+    process: ProcessContext | None = None,
+) -> DossierAssessment:
+    """The dossier's assessment at ``now`` (see :func:`evaluate`)."""
+    return evaluate(events, terms, calendar, rules, now, process).assessment
+
+
+def next_deadline(
+    events: Iterable[DossierEvent],
+    terms: ProcedureTerms | None,
+    calendar: WorkingCalendar,
+    rules: ClockRules,
+    now: datetime,
+    process: ProcessContext | None = None,
+) -> datetime | None:
+    """The earliest moment after ``now`` at which the assessment changes with no new event.
+
+    One of: the legal due moment (OVERDUE), the index due moment (index outcome), the open
+    step's due moment (STEP_OVERDUE), the apology deadline (APOLOGY_MISSING). None if nothing
+    is pending. Schedule a timer for it and call :func:`evaluate` again then.
+    """
+    return evaluate(events, terms, calendar, rules, now, process).next_deadline

@@ -1,0 +1,74 @@
+"""Kafka entrypoints of processing: thin adapters from consumer records to handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from services.processing.handlers import (
+    ProcessingContext,
+    RawMessage,
+    handle_event_batch,
+    handle_registry_batch,
+)
+from shared.contracts import DossierAssessment
+from shared.kafka import raw_batch_decoder
+from shared.settings import CommonSettings, Topics
+
+
+def _raw(records: Sequence[Any]) -> list[RawMessage]:
+    return [RawMessage(r.key, r.value, r.topic, r.partition, r.offset) for r in records]
+
+
+def declare_consumers(
+    broker: KafkaBroker, settings: CommonSettings, holder: dict[str, ProcessingContext]
+) -> Any:
+    """Declare the subscribers; ``holder['ctx']`` is filled once the pool exists."""
+    common: dict[str, Any] = {
+        "batch": True,
+        "max_records": settings.kafka_max_batch,
+        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        # offsets are committed only after the handler returned, i.e. after the batch is durable;
+        # on an error the batch is sought back and consumed again
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "decoder": raw_batch_decoder,
+    }
+
+    @broker.subscriber(
+        settings.topics.dossier_events,
+        group_id=f"{settings.consumer_group_prefix}-processing",
+        title="dossier events",
+        description="Dossier events of the public-service software (key = dossier code); JSON Schema: "
+        "shared/contracts/schemas/tthc.dossier-events.v1.json. Invalid messages go to the .dlq topic.",
+        **common,
+    )
+    async def on_dossier_events(records: Any) -> None:
+        await handle_event_batch(holder["ctx"], _raw(records))
+
+    @broker.subscriber(
+        settings.topics.registry, group_id=f"{settings.consumer_group_prefix}-processing-registry", **common
+    )
+    async def on_registry(records: Any) -> None:
+        await handle_registry_batch(holder["ctx"], _raw(records))
+
+    # Declared so the AsyncAPI document shows what processing publishes (the hot path publishes
+    # the same payloads through shared.kafka.publish_raw_many).
+    broker.publisher(
+        settings.topics.compliance,
+        title="dossier assessments",
+        description="The whole current assessment of a dossier, key = dossier code; higher revision wins.",
+        schema=DossierAssessment,
+    )
+    broker.publisher(
+        Topics.dlq(settings.topics.dossier_events),
+        title="dead letters",
+        description="Messages that could not be parsed, validated or stored: reason, kind, source offset, "
+        "original bytes (`tthc dlq list`).",
+    )
+    return on_dossier_events

@@ -1,0 +1,353 @@
+"""Service layer of the HTTP ingress: validate, authorise, dedupe, publish, record.
+
+Used by the two HTTP entrypoints (``POST /api/v1/events`` and ``POST /api/v1/portal-sync``).
+Order of work for a batch: validate each item; refuse the items of agencies the emitter's key is
+not bound to; drop ids already seen (earlier in the batch, accepted over HTTP before, or stored
+by the consumer); publish the rest and wait for the broker's acks; only then record their ids.
+A crash between the acks and the record can only cause a re-publish, which the consumer
+dedupes on ``processing.events``. docs/ingress.md describes the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from services.processing.adapters import emitter_keys, ingress_store
+from services.processing.adapters.emitter_keys import Emitter
+from services.processing.domain.portal_mapping import (
+    PortalMappingError,
+    PortalState,
+    PortalUpdate,
+    map_update,
+    parse_update,
+)
+from services.processing.settings import ProcessingSettings
+from shared import metrics
+from shared.contracts.events import DossierEvent, EventType, dossier_event_adapter
+from shared.db import Conn
+
+PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+Answer = dict[str, Any]
+
+_EVENT_TYPES = {t.value for t in EventType}
+_MAX_ERRORS = 20
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time: nothing was recorded, the whole request may be retried."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    index: int  # of the item (event or portal update) that produced it
+    event: DossierEvent
+    value: bytes
+
+
+def event_errors(exc: ValidationError) -> tuple[list[dict[str, str]], str]:
+    """Per-field errors of an invalid event, and the reason label for the metrics."""
+    errors: list[dict[str, str]] = []
+    reason = "invalid_event"
+    for e in exc.errors(include_url=False)[:_MAX_ERRORS]:
+        loc = list(e.get("loc", ()))
+        if loc and loc[0] in _EVENT_TYPES:
+            loc = loc[1:]  # the discriminated union puts the event type first
+        if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["event_type"]
+            reason = "unknown_event_type" if e["type"] == "union_tag_invalid" else reason
+        errors.append({"field": ".".join(str(p) for p in loc) or "(event)", "reason": e["msg"]})
+    return errors, reason
+
+
+def model_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e.get("loc", ())) or "(update)", "reason": e["msg"]}
+        for e in exc.errors(include_url=False)[:_MAX_ERRORS]
+    ]
+
+
+def nul_field(item: Any, path: str = "") -> str | None:
+    """The dotted path of the first key or string holding a NUL character, if any.
+
+    JSON allows ``\\u0000``, the event models do too, but PostgreSQL text and jsonb cannot hold
+    it: such an event would be accepted here and then fail in the consumer, so it is refused.
+    """
+    if isinstance(item, str):
+        return (path or "(event)") if "\x00" in item else None
+    if isinstance(item, dict):
+        for key, value in item.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = nul_field(value, where)
+            if found is not None:
+                return found
+    elif isinstance(item, list):
+        for i, value in enumerate(item):
+            found = nul_field(value, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
+
+
+NUL_REASON = "must not contain the NUL character (\\u0000): remove it"
+
+
+def _rejected(index: int, event_id: Any, code: int, errors: list[dict[str, str]]) -> Answer:
+    return {
+        "index": index,
+        "event_id": event_id if isinstance(event_id, str) else None,
+        "status": "rejected",
+        "code": code,
+        "errors": errors,
+    }
+
+
+def _agency_error(emitter: Emitter, agency: str, field: str) -> dict[str, str]:
+    bound = ", ".join(sorted(emitter.agencies))
+    return {
+        "field": field,
+        "reason": f"the key of emitter {emitter.name!r} may not report for agency {agency!r} "
+        f"(it is bound to: {bound}); ask an admin to bind it with `tthc keys create`",
+    }
+
+
+class IngestGateway:
+    """The ingress of one processing process."""
+
+    def __init__(
+        self,
+        settings: ProcessingSettings,
+        pool: Callable[[], asyncpg.Pool],
+        publish_many: PublishMany,
+    ) -> None:
+        self.settings = settings
+        self._pool = pool
+        self._publish_many = publish_many
+        self._slots = asyncio.Semaphore(settings.ingest_max_concurrent)
+        self._tz = ZoneInfo(settings.timezone)
+        self.topic = settings.topics.dossier_events
+
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[bool]:
+        """True with a slot held, or False at once when every slot is taken (→ 429)."""
+        if self._slots.locked():
+            yield False
+            return
+        async with self._slots:
+            yield True
+
+    async def emitter_of(self, key: str) -> Emitter | None:
+        async with self._pool().acquire() as conn:
+            return await emitter_keys.emitter_of(conn, key)
+
+    async def ingest(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
+        """Answer each event of a batch; the accepted ones are on the topic when this returns."""
+        results: list[Answer | None] = [None] * len(items)
+        candidates: list[_Candidate] = []
+        first_index: dict[str, int] = {}
+        for i, item in enumerate(items):
+            value = orjson.dumps(item)  # these exact bytes are validated and published
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            if b"\\u0000" in value and (where := nul_field(item)) is not None:
+                results[i] = _rejected(i, None, 422, [{"field": where, "reason": NUL_REASON}])
+                self._count("events", emitter, "rejected", "invalid_event")
+                continue
+            try:
+                event = dossier_event_adapter.validate_json(value)
+            except ValidationError as exc:
+                errors, reason = event_errors(exc)
+                results[i] = _rejected(i, event_id, 422, errors)
+                self._count("events", emitter, "rejected", reason)
+                continue
+            if not emitter.may_report_for(event.agency_code):
+                results[i] = _rejected(
+                    i, event.event_id, 403, [_agency_error(emitter, event.agency_code, "agency_code")]
+                )
+                self._count("events", emitter, "rejected", "agency_forbidden")
+                continue
+            if event.event_id in first_index:
+                results[i] = self._duplicate(
+                    i, event.event_id, f"same event_id as index {first_index[event.event_id]}"
+                )
+                self._count("events", emitter, "duplicate", "in_batch")
+                continue
+            first_index[event.event_id] = i
+            candidates.append(_Candidate(i, event, value))
+
+        fresh = await self._publish_new(emitter, candidates)
+        for c in candidates:
+            if c.event.event_id in fresh:
+                results[c.index] = {
+                    "index": c.index,
+                    "event_id": c.event.event_id,
+                    "status": "accepted",
+                    "code": 202,
+                    "errors": [],
+                }
+                self._count("events", emitter, "accepted", "")
+            else:
+                results[c.index] = self._duplicate(c.index, c.event.event_id, "event_id already accepted")
+                self._count("events", emitter, "duplicate", "known")
+        return _summary([r for r in results if r is not None])
+
+    async def portal_sync(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
+        """Map each portal snapshot to events, publish the new ones, remember the dossiers' state."""
+        results: list[Answer | None] = [None] * len(items)
+        updates: list[tuple[int, PortalUpdate]] = []
+        for i, item in enumerate(items):
+            code = item.get("MaHoSo") if isinstance(item, dict) else None
+            if (where := nul_field(item)) is not None:
+                error = {"field": where, "reason": NUL_REASON}
+                results[i] = self._update_rejected(i, None, 422, [error], emitter, "invalid_update")
+                continue
+            try:
+                update = parse_update(item, self._tz)
+            except ValidationError as exc:
+                results[i] = self._update_rejected(i, code, 422, model_errors(exc), emitter, "invalid_update")
+                continue
+            if not emitter.may_report_for(update.agency_code):
+                error = _agency_error(emitter, update.agency_code, "MaCoQuan")
+                results[i] = self._update_rejected(
+                    i, update.MaHoSo, 403, [error], emitter, "agency_forbidden"
+                )
+                continue
+            updates.append((i, update))
+
+        source = f"portal-sync:{emitter.name}"[:100]
+        mapped: list[tuple[int, PortalUpdate, tuple[DossierEvent, ...]]] = []
+        async with self._pool().acquire() as conn, conn.transaction():
+            codes = [u.MaHoSo for _, u in updates]
+            await ingress_store.lock_portal_dossiers(conn, codes)
+            states: dict[str, PortalState] = await ingress_store.load_portal_states(conn, codes)
+            changed: dict[str, PortalState] = {}
+            for i, update in updates:
+                try:
+                    result = map_update(update, states.get(update.MaHoSo), source=source)
+                except PortalMappingError as exc:
+                    errors = [{"field": f, "reason": r} for f, r in exc.errors]
+                    results[i] = self._update_rejected(
+                        i, update.MaHoSo, 422, errors, emitter, "incomplete_update"
+                    )
+                    continue
+                states[update.MaHoSo] = changed[update.MaHoSo] = result.state
+                mapped.append((i, update, result.events))
+            seen: set[str] = set()
+            candidates: list[_Candidate] = []
+            for i, _, events in mapped:
+                for e in events:
+                    if e.event_id not in seen:
+                        seen.add(e.event_id)
+                        candidates.append(_Candidate(i, e, e.model_dump_json().encode()))
+            fresh = await self._publish_new(emitter, candidates, conn)
+            await ingress_store.save_portal_states(conn, changed)
+
+        firsts = {(c.index, c.event.event_id) for c in candidates}
+        for i, update, events in mapped:
+            answered = [
+                {
+                    "event_id": e.event_id,
+                    "event_type": e.event_type.value,
+                    "status": "accepted"
+                    if e.event_id in fresh and (i, e.event_id) in firsts
+                    else "duplicate",
+                }
+                for e in events
+            ]
+            new = sum(a["status"] == "accepted" for a in answered)
+            for a in answered:
+                self._count("portal-sync", emitter, str(a["status"]), "")
+            status = "accepted" if new else "duplicate"
+            metrics.INGEST_PORTAL_UPDATES.labels(emitter.name, status, "").inc()
+            results[i] = {
+                "index": i,
+                "dossier_code": update.MaHoSo,
+                "status": status,
+                "code": 202 if new else 200,
+                "errors": [],
+                "events": answered,
+            }
+        return _summary([r for r in results if r is not None])
+
+    async def _publish_new(
+        self, emitter: Emitter, candidates: Sequence[_Candidate], conn: Conn | None = None
+    ) -> set[str]:
+        """Publish the candidates not seen before; return their ids once acknowledged and recorded.
+
+        Without ``conn`` no connection is held while waiting for the broker.
+        """
+        if not candidates:
+            return set()
+        ids = [c.event.event_id for c in candidates]
+        if conn is None:
+            async with self._pool().acquire() as own:
+                known = await ingress_store.known_event_ids(own, ids)
+        else:
+            known = await ingress_store.known_event_ids(conn, ids)
+        new = [c for c in candidates if c.event.event_id not in known]
+        if not new:
+            return set()
+        try:
+            async with asyncio.timeout(self.settings.ingest_publish_timeout_s):
+                await self._publish_many(self.topic, [(c.event.dossier_code.encode(), c.value) for c in new])
+        except (KafkaError, TimeoutError) as exc:
+            raise BrokerUnavailable(
+                f"the broker did not acknowledge the events: {type(exc).__name__}"
+            ) from exc
+        fresh = [c.event.event_id for c in new]
+        if conn is None:
+            async with self._pool().acquire() as own:
+                await ingress_store.record_ingested(own, fresh, emitter.name)
+        else:
+            await ingress_store.record_ingested(conn, fresh, emitter.name)
+        return set(fresh)
+
+    @staticmethod
+    def _duplicate(index: int, event_id: str, why: str) -> Answer:
+        return {
+            "index": index,
+            "event_id": event_id,
+            "status": "duplicate",
+            "code": 200,
+            "errors": [{"field": "event_id", "reason": why}],
+        }
+
+    @staticmethod
+    def _count(route: str, emitter: Emitter, result: str, reason: str) -> None:
+        metrics.INGEST_EVENTS.labels(route, emitter.name, result, reason).inc()
+
+    @staticmethod
+    def _update_rejected(
+        index: int, dossier_code: Any, code: int, errors: list[dict[str, str]], emitter: Emitter, reason: str
+    ) -> Answer:
+        metrics.INGEST_PORTAL_UPDATES.labels(emitter.name, "rejected", reason).inc()
+        return {
+            "index": index,
+            "dossier_code": dossier_code if isinstance(dossier_code, str) else None,
+            "status": "rejected",
+            "code": code,
+            "errors": errors,
+            "events": [],
+        }
+
+
+def _summary(results: list[Answer]) -> Answer:
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for r in results:
+        counts[r["status"]] += 1
+    return {
+        "results": results,
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+    }

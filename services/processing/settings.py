@@ -1,0 +1,27 @@
+"""Settings of the processing service (env prefix ``TTHC_``, on top of the common ones)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class ProcessingSettings(CommonSettings):
+    ingest_max_batch: int = Field(
+        default=1_000, ge=1, description="most events (or portal updates) in one ingest request; more → 413"
+    )
+    ingest_max_body_bytes: int = Field(
+        default=10_000_000, ge=1_000, description="largest ingest request body; more → 413"
+    )
+    ingest_max_concurrent: int = Field(
+        default=8,
+        ge=1,
+        description="ingest requests handled at once; one more is answered 429 with Retry-After at once",
+    )
+    ingest_retry_after_s: int = Field(
+        default=1, ge=1, description="Retry-After (seconds) of a 429 or 503 ingest answer"
+    )
+    ingest_publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
+    )

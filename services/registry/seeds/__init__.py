@@ -1,0 +1,1 @@
+"""Seed scenarios (``tthc seed NAME``)."""

@@ -1,0 +1,211 @@
+"""``tthc replay``: an event log through Kafka into the system, at full speed or scaled time.
+
+Reads the log one case at a time, translates each case with the mapping, validates every
+event against the ingress contract (``parse_dossier_event``) and publishes the validated
+bytes on the dossier-events topic. Before that, it creates the registry entries the mapping
+declares (through the registry's HTTP API).
+
+Scaled time (``speed`` N): events go out in timestamp order across all cases, N times faster
+than they happened. Logs are not necessarily listed by case start (the receipt log is not),
+so a scaled replay first reads the whole log into a heap of validated events — memory grows
+with the events (a few hundred bytes each) — and then releases them on the log's clock. A
+full-speed replay streams in constant memory and sends case by case; processing orders by
+``occurred_at`` anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from services.replay.adapters.csv_log import read_csv
+from services.replay.adapters.producer import EventProducer
+from services.replay.adapters.registry_client import RegistryClient
+from services.replay.adapters.xes import UnreadableLog, read_xes
+from services.replay.domain.log import LogCase
+from services.replay.domain.mapping import Mapping, MappingError, parse_mapping
+from services.replay.domain.translate import Problem, Translator
+from shared.contracts.events import parse_dossier_event
+from shared.kafka import TopicSpec, ensure_topics
+from shared.settings import CommonSettings
+
+_PROBLEMS_KEPT = 20
+
+
+@dataclass
+class Summary:
+    """What a replay did; ``render`` is what the command prints."""
+
+    file: str
+    cases: int = 0
+    dossiers: int = 0
+    events: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    invalid: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    registry: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def note(self, problem: Problem) -> None:
+        self.invalid += 1
+        if len(self.problems) < _PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+    def render(self) -> str:
+        rate = self.events / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"replayed {self.file}: {self.cases:,} cases → {self.dossiers:,} dossiers, "
+            f"{self.events:,} events produced in {self.seconds:.1f} s ({rate:,.0f} events/s)",
+        ]
+        lines += [f"  registry: {what} {done}" for what, done in self.registry.items()]
+        total_skipped = sum(self.skipped.values())
+        lines.append(f"  skipped activities: {total_skipped:,}" + (":" if total_skipped else ""))
+        lines += [
+            f"    {n:>7,}  {name}" for name, n in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        lines.append(f"  invalid (not produced): {self.invalid:,}" + (":" if self.invalid else ""))
+        lines += [f"    case {p.case_id}, {p.where}: {p.reason}" for p in self.problems]
+        if self.invalid > len(self.problems):
+            lines.append(f"    … and {self.invalid - len(self.problems):,} more")
+        return "\n".join(lines)
+
+
+def load_mapping(path: Path) -> Mapping:
+    """The mapping file at ``path`` (raises MappingError with the reason)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read the mapping {path}: {exc}") from exc
+    return parse_mapping(text, str(path))
+
+
+def log_format(path: Path) -> str:
+    """``xes`` or ``csv`` from the file name (``.xes``, ``.xes.gz``, ``.csv``, ``.csv.gz``)."""
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".xes"):
+        return "xes"
+    if name.endswith(".csv"):
+        return "csv"
+    raise UnreadableLog(f"{path}: cannot tell the format from the name; use .xes, .xes.gz, .csv or .csv.gz")
+
+
+def read_cases(path: Path, mapping: Mapping, fmt: str | None = None) -> Iterator[LogCase]:
+    """The log's cases, streamed."""
+    if (fmt or log_format(path)) == "xes":
+        return read_xes(path, mapping.log.case_id)
+    return read_csv(path, mapping.log.case_id, mapping.log.csv_delimiter)
+
+
+class Sink(Protocol):
+    """Where released events go (the Kafka producer, or a list in tests)."""
+
+    async def send(self, key: bytes, value: bytes) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+@dataclass(order=True)
+class _Queued:
+    moment: datetime
+    seq: int
+    key: bytes = field(compare=False)
+    body: bytes = field(compare=False)
+
+
+class Pacer:
+    """Holds events and releases them in timestamp order at ``speed`` times the log's pace."""
+
+    def __init__(self, producer: Sink, speed: float) -> None:
+        self.producer = producer
+        self.speed = speed
+        self.heap: list[_Queued] = []
+        self.origin: tuple[datetime, float] | None = None
+        self.seq = 0
+
+    def push(self, moment: datetime, key: bytes, body: bytes) -> None:
+        heapq.heappush(self.heap, _Queued(moment, self.seq, key, body))
+        self.seq += 1
+
+    async def release(self, bar: Any) -> None:
+        """Send everything pushed, in timestamp order, on the scaled clock."""
+        while self.heap:
+            item = heapq.heappop(self.heap)
+            if self.origin is None:
+                self.origin = (item.moment, time.monotonic())
+            log_start, wall_start = self.origin
+            wait = wall_start + (item.moment - log_start).total_seconds() / self.speed - time.monotonic()
+            if wait > 0:
+                await self.producer.flush()  # what is due now is on the broker before we sleep
+                await asyncio.sleep(wait)
+            await self.producer.send(item.key, item.body)
+            bar.update(1)
+
+
+async def replay(
+    path: Path,
+    mapping: Mapping,
+    settings: CommonSettings,
+    *,
+    speed: float | None = None,
+    registry: RegistryClient | None = None,
+    progress: bool = True,
+    fmt: str | None = None,
+) -> Summary:
+    """Replay the log at ``path``; ``speed`` None = as fast as possible, N = N× the log's pace."""
+    if speed is not None and speed <= 0:
+        raise ValueError("speed must be positive (or None for full speed)")
+    summary = Summary(file=path.name)
+    started = time.perf_counter()
+    if registry is not None:
+        summary.registry = await registry.ensure(mapping)
+    topic = settings.topics.dossier_events
+    await ensure_topics(settings, [TopicSpec(topic, settings.kafka_partitions)])
+    translator = Translator(mapping)
+    bar: tqdm[None] = tqdm(desc="replay", unit=" events", disable=not progress, mininterval=0.5)
+    try:
+        async with EventProducer(settings.kafka_bootstrap_servers, topic) as producer:
+            pacer = Pacer(producer, speed) if speed is not None else None
+            for case in read_cases(path, mapping, fmt):
+                summary.cases += 1
+                result = translator.translate(case)
+                summary.skipped.update(result.skipped)
+                for problem in result.problems:
+                    summary.note(problem)
+                if result.dossier_code is None:
+                    continue
+                summary.dossiers += 1
+                key = result.dossier_code.encode()
+                for event in result.events:
+                    body = orjson.dumps(event)
+                    try:
+                        valid = parse_dossier_event(body)
+                    except ValidationError as exc:
+                        reason = "; ".join(
+                            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                        )
+                        summary.note(Problem(case.case_id, f"event {event['event_id']}", reason))
+                        continue
+                    summary.events += 1
+                    if pacer is None:
+                        await producer.send(key, body)
+                        bar.update(1)
+                    else:
+                        pacer.push(valid.occurred_at, key, body)
+                bar.set_postfix(cases=summary.cases, refresh=False)
+            if pacer is not None:
+                await pacer.release(bar)
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary

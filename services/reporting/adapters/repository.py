@@ -1,0 +1,258 @@
+"""Write side of reporting: dossier facts, the rollups and their deltas (set-based SQL)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from services.reporting.domain.assessment import AssessmentView
+from services.reporting.domain.nonconformities import NcFact, NcKey
+from services.reporting.domain.rollup import COUNTERS, Delta, Fact, FieldDelta
+from shared.db import Conn
+
+_PROCEDURE_LOCK_SPACE = 724_531_005  # advisory-lock namespace (int4): reporting × procedure
+
+
+def to_fact(row: asyncpg.Record | AssessmentView) -> Fact:
+    if isinstance(row, AssessmentView):
+        return Fact(
+            row.agency_code,
+            row.procedure_code,
+            int(row.channel) if row.channel else None,
+            row.accepted_at,
+            row.due_at,
+            row.index_due_at,
+            row.resolved_at,
+            row.closed_at,
+            row.outcome.value if row.outcome else None,
+            row.index_outcome.value if row.index_outcome else None,
+            row.processing_working_days,
+        )
+    return Fact(
+        row["agency_code"],
+        row["procedure_code"],
+        row["channel"],
+        row["accepted_at"],
+        row["due_at"],
+        row["index_due_at"],
+        row["resolved_at"],
+        row["closed_at"],
+        row["outcome"],
+        row["index_outcome"],
+        row["processing_working_days"],
+    )
+
+
+def to_nc_facts(a: AssessmentView) -> list[NcFact]:
+    return [
+        NcFact(a.agency_code, a.procedure_code, nc.detected_at, nc.code, nc.status)
+        for nc in a.nonconformities
+    ]
+
+
+async def lock_procedures(conn: Conn, codes: Sequence[str], *, exclusive: bool) -> None:
+    """Serialise rollup writes of a procedure with a change of its field (transaction-scoped).
+
+    Event batches take shared locks (they run side by side); a field change takes the
+    exclusive one, so no batch books counts under a field that is being moved away.
+    """
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    for code in sorted(set(codes)):
+        await conn.execute(f"SELECT {fn}($1, hashtext($2))", _PROCEDURE_LOCK_SPACE, code)
+
+
+async def fields_of(conn: Conn, codes: Sequence[str]) -> dict[str, str]:
+    """Field (lĩnh vực) of each known procedure; unknown ones are absent."""
+    rows = await conn.fetch(
+        "SELECT code, coalesce(field, '') AS field FROM reporting.procedures "
+        "WHERE code = ANY($1::text[]) AND NOT deleted",
+        list(codes),
+    )
+    return {r["code"]: r["field"] for r in rows}
+
+
+async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, tuple[int, Fact, list[NcFact]]]:
+    """Revision, fact and nonconformities of each known dossier, locked for this transaction."""
+    rows = await conn.fetch(
+        "SELECT * FROM reporting.dossier_facts WHERE dossier_code = ANY($1::text[]) "
+        "ORDER BY dossier_code FOR UPDATE",
+        list(codes),
+    )
+    ncs = await conn.fetch(
+        "SELECT dossier_code, agency_code, procedure_code, detected_at, code, status "
+        "FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])",
+        list(codes),
+    )
+    by_code: dict[str, list[NcFact]] = {}
+    for n in ncs:
+        by_code.setdefault(n["dossier_code"], []).append(
+            NcFact(n["agency_code"], n["procedure_code"], n["detected_at"], n["code"], n["status"])
+        )
+    return {r["dossier_code"]: (r["revision"], to_fact(r), by_code.get(r["dossier_code"], [])) for r in rows}
+
+
+async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, dict[str, Any]]]) -> None:
+    if not items:
+        return
+    views = [a for a, _ in items]
+    await conn.execute(
+        """
+        INSERT INTO reporting.dossier_facts AS f (dossier_code, agency_code, procedure_code, channel, status,
+            outcome, index_outcome, accepted_at, due_at, index_due_at, resolved_at, closed_at,
+            processing_working_days, revision, assessment)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
+            $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+            $12::timestamptz[], $13::float8[], $14::int[], $15::jsonb[])
+        ON CONFLICT (dossier_code) DO UPDATE SET
+            agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
+            channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+            index_outcome = EXCLUDED.index_outcome, accepted_at = EXCLUDED.accepted_at,
+            due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at,
+            resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
+            processing_working_days = EXCLUDED.processing_working_days,
+            revision = EXCLUDED.revision, assessment = EXCLUDED.assessment
+        WHERE f.revision < EXCLUDED.revision
+        """,
+        [a.dossier_code for a in views],
+        [a.agency_code for a in views],
+        [a.procedure_code for a in views],
+        [int(a.channel) if a.channel else None for a in views],
+        [a.status for a in views],
+        [a.outcome.value if a.outcome else None for a in views],
+        [a.index_outcome.value if a.index_outcome else None for a in views],
+        [a.accepted_at for a in views],
+        [a.due_at for a in views],
+        [a.index_due_at for a in views],
+        [a.resolved_at for a in views],
+        [a.closed_at or a.resolved_at for a in views],
+        [a.processing_working_days for a in views],
+        [a.revision for a in views],
+        [doc for _, doc in items],
+    )
+
+
+async def replace_nonconformities(conn: Conn, items: Sequence[AssessmentView]) -> None:
+    """The register holds what each dossier's latest assessment states."""
+    if not items:
+        return
+    await conn.execute(
+        "DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])",
+        [a.dossier_code for a in items],
+    )
+    rows = [(a, i, nc) for a in items for i, nc in enumerate(a.nonconformities)]
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO reporting.nonconformities (dossier_code, seq, agency_code, procedure_code, code, clause,
+            status, detected_at, detail, corrective_action)
+        SELECT * FROM unnest($1::text[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::timestamptz[], $9::text[], $10::text[])
+        """,
+        [a.dossier_code for a, _, _ in rows],
+        [i for _, i, _ in rows],
+        [a.agency_code for a, _, _ in rows],
+        [a.procedure_code for a, _, _ in rows],
+        [nc.code for _, _, nc in rows],
+        [nc.clause for _, _, nc in rows],
+        [nc.status for _, _, nc in rows],
+        [nc.detected_at for _, _, nc in rows],
+        [nc.detail for _, _, nc in rows],
+        [nc.corrective_action for _, _, nc in rows],
+    )
+
+
+_SET_COUNTERS = ",\n".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in COUNTERS)
+_COLUMNS = ", ".join(COUNTERS)
+_COUNTER_TYPES = ", ".join(
+    f"${i}::{'bigint' if c == 'processing_mdays' else 'int'}[]" for i, c in enumerate(COUNTERS, start=4)
+)
+_FIELD_COUNTER_TYPES = ", ".join(
+    f"${i}::{'bigint' if c == 'processing_mdays' else 'int'}[]" for i, c in enumerate(COUNTERS, start=5)
+)
+
+_DAILY_UPSERT = f"""
+    INSERT INTO reporting.daily_rollup AS r (agency_code, procedure_code, day, {_COLUMNS})
+    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], {_COUNTER_TYPES})
+    ON CONFLICT (agency_code, procedure_code, day) DO UPDATE SET {_SET_COUNTERS}
+"""
+_FIELD_UPSERT = f"""
+    INSERT INTO reporting.field_rollup AS r (grain, bucket, agency_code, field, {_COLUMNS})
+    SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], {_FIELD_COUNTER_TYPES})
+    ON CONFLICT (grain, bucket, agency_code, field) DO UPDATE SET {_SET_COUNTERS}
+"""
+
+
+async def apply_rollup_delta(conn: Conn, d: Delta, fd: FieldDelta) -> None:
+    """Add a delta to the daily rollup and its projection per field (fixed key order: no deadlocks)."""
+    if d:
+        keys = sorted(d)
+        await conn.execute(
+            _DAILY_UPSERT,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            *[[d[k][c] for k in keys] for c in COUNTERS],
+        )
+    if fd:
+        fkeys = sorted(fd)
+        await conn.execute(
+            _FIELD_UPSERT,
+            [k[0] for k in fkeys],
+            [k[1] for k in fkeys],
+            [k[2] for k in fkeys],
+            [k[3] for k in fkeys],
+            *[[fd[k][c] for k in fkeys] for c in COUNTERS],
+        )
+
+
+async def apply_nc_delta(conn: Conn, d: Counter[NcKey]) -> None:
+    if not d:
+        return
+    keys = sorted(d)
+    await conn.execute(
+        """
+        INSERT INTO reporting.nonconformity_rollup AS r (agency_code, procedure_code, day, code, status, n)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::int[])
+        ON CONFLICT (agency_code, procedure_code, day, code, status) DO UPDATE SET n = r.n + EXCLUDED.n
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [k[3] for k in keys],
+        [k[4] for k in keys],
+        [d[k] for k in keys],
+    )
+
+
+_SUMS = ", ".join(f"sum({c})::bigint AS {c}" for c in COUNTERS)
+_MOVE_FIELD = f"""
+    WITH per_day AS (
+        SELECT agency_code, day, {_SUMS}
+        FROM reporting.daily_rollup WHERE procedure_code = $1 GROUP BY agency_code, day
+    ), per_bucket AS (
+        SELECT g.grain, g.bucket, p.agency_code, {", ".join(f"sum(p.{c})::bigint AS {c}" for c in COUNTERS)}
+        FROM per_day p
+        CROSS JOIN LATERAL (VALUES ('D', p.day),
+                                   ('M', date_trunc('month', p.day)::date),
+                                   ('Y', date_trunc('year', p.day)::date)) AS g(grain, bucket)
+        GROUP BY 1, 2, 3
+    ), signed AS (
+        SELECT grain, bucket, agency_code, $2::text AS field, {", ".join(f"-{c} AS {c}" for c in COUNTERS)} FROM per_bucket
+        UNION ALL
+        SELECT grain, bucket, agency_code, $3::text AS field, {", ".join(COUNTERS)} FROM per_bucket
+    )
+    INSERT INTO reporting.field_rollup AS r (grain, bucket, agency_code, field, {_COLUMNS})
+    SELECT grain, bucket, agency_code, field, {", ".join(f"sum({c})" for c in COUNTERS)}
+    FROM signed GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (grain, bucket, agency_code, field) DO UPDATE SET {_SET_COUNTERS}
+"""
+
+
+async def move_procedure_field(conn: Conn, procedure: str, old_field: str, new_field: str) -> None:
+    """Re-book every count of ``procedure`` from ``old_field`` to ``new_field`` (set-based)."""
+    if old_field != new_field:
+        await conn.execute(_MOVE_FIELD, procedure, old_field, new_field)

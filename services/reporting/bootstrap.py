@@ -1,0 +1,92 @@
+"""Composition root of the reporting service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+
+from services.reporting.entrypoints.access import token_lookup
+from services.reporting.entrypoints.dashboard import install_dashboard
+from services.reporting.entrypoints.http import router
+from services.reporting.gauges import refresh_gauges
+from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
+from services.reporting.settings import ReportingSettings
+from shared import metrics
+from shared.auth import BearerAuth, install_auth_errors
+from shared.kafka import consumer_lag, raw_batch_decoder
+from shared.runtime import Resources, broker_for, build_service_app
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: ReportingSettings | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The reporting app; ``clock`` (aware datetimes) is injectable for tests."""
+    settings = settings or ReportingSettings()
+    broker = broker_for("reporting", settings)
+    holder: dict[str, ReportingContext] = {}
+    tz = ZoneInfo(settings.timezone)
+    now: Callable[[], datetime] = clock or (lambda: datetime.now(tz))
+    common: dict[str, Any] = {
+        "batch": True,
+        "max_records": settings.kafka_max_batch,
+        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        # offsets are committed after the handler returned, i.e. after the batch is durable
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "decoder": raw_batch_decoder,
+    }
+
+    @broker.subscriber(settings.topics.compliance, group_id=settings.reporting_group_id, **common)
+    async def on_assessments(records: Any) -> None:
+        await handle_assessments(holder["ctx"], [r.value for r in records])
+
+    @broker.subscriber(settings.topics.registry, group_id=settings.reporting_registry_group_id, **common)
+    async def on_registry(records: Any) -> None:
+        await handle_registry_changes(holder["ctx"], [r.value for r in records])
+
+    async def wire(r: Resources) -> Callable[[], Awaitable[None]]:
+        holder["ctx"] = ReportingContext(r.pool, tz, settings.topics.compliance, settings.topics.registry)
+        app.state.auth = BearerAuth(token_lookup(r.pool))
+
+        async def background() -> None:
+            while True:
+                with contextlib.suppress(Exception):
+                    consumer = getattr(on_assessments, "consumer", None)
+                    if consumer is not None:
+                        lag = await consumer_lag(consumer)
+                        metrics.CONSUMER_LAG.labels("reporting", settings.topics.compliance).set(lag)
+                try:
+                    await refresh_gauges(r.pool, now())
+                except Exception:  # the gauges are best effort; the reports do not depend on them
+                    log.exception("refreshing the reporting gauges failed")
+                await asyncio.sleep(settings.reporting_gauges_interval_s)
+
+        task = asyncio.create_task(background(), name="reporting-gauges")
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        return stop
+
+    app = build_service_app("reporting", settings, broker, wire, "TTHC Monitor — reporting")
+    app.state.settings = settings
+    app.state.tz = tz
+    app.state.clock = now
+    install_auth_errors(app)
+    app.include_router(router)
+    install_dashboard(app)
+    return app

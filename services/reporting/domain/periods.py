@@ -1,0 +1,72 @@
+"""Reporting periods: calendar month / quarter / half / year, and the statutory periods.
+
+Statutory periods run from the ``start_day`` (15th by default, a setting) of the month
+before to the day before it in the last month: the year 2025 runs 15/12/2024 → 14/12/2025.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+
+CalendarKind = Literal["calendar", "statutory"]
+
+_PATTERN = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12])))?$")
+
+
+class PeriodError(ValueError):
+    """The period text cannot be read."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of local dates [first, last]."""
+
+    label: str
+    kind: CalendarKind
+    first: date
+    last: date
+
+    @property
+    def end_exclusive(self) -> date:
+        return self.last + timedelta(days=1)
+
+
+def _month_start(year: int, month: int) -> date:
+    while month < 1:
+        year, month = year - 1, month + 12
+    while month > 12:
+        year, month = year + 1, month - 12
+    return date(year, month, 1)
+
+
+def parse_period(text: str, kind: CalendarKind = "calendar", start_day: int = 15) -> Period:
+    """Read ``2025-03``, ``2025-Q1``, ``2021-H1`` or ``2025``."""
+    m = _PATTERN.match(text.strip())
+    if not m:
+        raise PeriodError(
+            f"period {text!r} is not understood: use YYYY-MM (2025-03), YYYY-Qn (2025-Q1), YYYY-Hn (2021-H1) or YYYY"
+        )
+    year = int(m["year"])
+    if m["month"]:
+        month = int(m["month"])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"period {text!r}: month must be 01–12")
+        first_month, months = month, 1
+    elif m["quarter"]:
+        first_month, months = 3 * (int(m["quarter"]) - 1) + 1, 3
+    elif m["half"]:
+        first_month, months = 6 * (int(m["half"]) - 1) + 1, 6
+    else:
+        first_month, months = 1, 12
+    if kind == "calendar":
+        first = _month_start(year, first_month)
+        last = _month_start(year, first_month + months) - timedelta(days=1)
+    else:
+        if not 1 <= start_day <= 28:
+            raise PeriodError("the statutory period start day must be 1–28")
+        first = _month_start(year, first_month - 1).replace(day=start_day)
+        last = _month_start(year, first_month + months - 1).replace(day=start_day) - timedelta(days=1)
+    return Period(text.strip(), kind, first, last)

@@ -1,0 +1,52 @@
+"""Who is calling reporting: bearer tokens of ``shared/auth.py``, checked against our copy of the feed.
+
+Every role may read reports; an officer only about its own agency subtree. Without a token
+the caller is anonymous: allowed while ``TTHC_REPORTING_REQUIRE_TOKEN`` is false (the
+development default, so that ``tthc up`` works without a token), refused with 401 otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+from fastapi import Request
+
+from services.reporting.adapters import registry_copy
+from shared.auth import BearerAuth, Principal, TokenLookup, Unauthorized, principal_of
+
+Caller = Principal | None
+
+TOKEN_COOKIE = "tthc_token"  # the dashboard's browser sessions carry the token in a cookie
+
+
+def token_lookup(
+    pool: asyncpg.Pool, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> TokenLookup:
+    """Token hash → principal, from reporting's copy of the registry feed."""
+
+    async def lookup(token_hash: str) -> Principal | None:
+        async with pool.acquire() as conn:
+            record = await registry_copy.token_record(conn, token_hash)
+        if record is None or (record.expires_at is not None and record.expires_at <= clock()):
+            return None
+        return principal_of(record)
+
+    return lookup
+
+
+async def caller(request: Request) -> Caller:
+    """The request's principal (header ``Authorization: Bearer …`` or the dashboard cookie)."""
+    if "authorization" not in request.headers:
+        token = request.cookies.get(TOKEN_COOKIE)
+        if token:
+            scope = dict(request.scope)
+            scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {token}".encode())]
+            request = Request(scope)
+        elif request.app.state.settings.reporting_require_token:
+            raise Unauthorized("reports need a bearer token: send 'Authorization: Bearer <token>'")
+        else:
+            return None
+    auth: BearerAuth = request.app.state.auth
+    return await auth(request)

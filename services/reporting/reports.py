@@ -1,0 +1,231 @@
+"""Report builders: read models + domain rules → the documents the API and dashboard serve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.reporting.adapters import views
+from services.reporting.domain.cumulative import add_counts
+from services.reporting.domain.form06 import assemble, form06_counts, overdue_at
+from services.reporting.domain.indicators import indicators
+from services.reporting.domain.periods import Period
+from services.reporting.domain.qms import Window, qms_status
+from services.reporting.domain.rollup import COUNTERS
+from shared.contracts.reports import FORM06_KEYS
+from shared.db import Conn
+
+#: the cumulative counters Biểu 06 needs (fewer columns to sum than the full set)
+FORM06_COUNTERS = (
+    "received",
+    "received_online",
+    "resolved_early",
+    "resolved_on_time",
+    "resolved_late",
+    "closed",
+    "due",
+    "due_closed",
+)
+
+
+class ScopeError(Exception):
+    """The caller asked for agencies outside what it may see."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A period as instants in the reporting time zone."""
+
+    period: Period
+    start: datetime
+    end: datetime
+    now: datetime
+
+    @property
+    def as_of(self) -> datetime:
+        """Stocks at the end of a past period; at ``now`` for the running one."""
+        return min(self.end, self.now)
+
+    @property
+    def running(self) -> bool:
+        return self.end > self.now
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "label": self.period.label,
+            "calendar": self.period.kind,
+            "first": self.period.first.isoformat(),
+            "last": self.period.last.isoformat(),
+        }
+
+
+def bounds(period: Period, tz: ZoneInfo, now: datetime) -> Bounds:
+    return Bounds(
+        period,
+        datetime.combine(period.first, time(0), tz),
+        datetime.combine(period.end_exclusive, time(0), tz),
+        now.astimezone(tz),
+    )
+
+
+async def scope(conn: Conn, agency: str | None, allowed_root: str | None) -> list[str] | None:
+    """The agencies a report covers: ``agency`` and its subtree, within what the caller may see.
+
+    ``None`` means every agency (no filter).
+    """
+    allowed = await views.subtree(conn, allowed_root) if allowed_root is not None else None
+    if agency is None:
+        return allowed
+    if allowed is not None and agency not in allowed:
+        raise ScopeError(
+            f"agency {agency!r} is outside your agency subtree ({allowed_root}); ask for one of its agencies"
+        )
+    return await views.subtree(conn, agency)
+
+
+async def _cells(
+    conn: Conn, b: Bounds, agencies: Sequence[str] | None
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Biểu 06 numbers per (agency, field) for the period."""
+    points: dict[str, date] = {"start": b.period.first, "end": b.period.end_exclusive}
+    today = b.now.date()
+    if b.running:
+        points["today"] = today
+    cum = await views.cumulative(conn, points, agencies, FORM06_COUNTERS)
+    corrections: dict[tuple[str, str], int] = {}
+    if b.running:
+        corrections = await views.overdue_corrections(
+            conn, datetime.combine(today, time(0), b.now.tzinfo), b.now, agencies
+        )
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for key in sorted(set(cum) | set(corrections)):
+        at = cum.get(key, {})
+        if b.running:
+            overdue = overdue_at(at.get("today", {})) + corrections.get(key, 0)
+        else:
+            overdue = overdue_at(at.get("end", {}))
+        out[key] = form06_counts(at.get("start", {}), at.get("end", {}), overdue)
+    return out
+
+
+async def form06(conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[str] | None) -> dict[str, Any]:
+    """Biểu 06/VPCP/KSTT as a JSON document (rows per agency, level → field sections, totals)."""
+    cells = await _cells(conn, b, agencies)
+    infos = await views.agency_infos(conn)
+    doc = assemble(cells, infos)
+    return {
+        "form": "06/VPCP/KSTT",
+        "title": "Tình hình, kết quả giải quyết thủ tục hành chính",
+        "period": b.describe(),
+        "as_of": b.as_of.isoformat(),
+        "agency": agency,
+        **doc,
+    }
+
+
+async def flows_per_agency(
+    conn: Conn, b: Bounds, agencies: Sequence[str] | None
+) -> dict[str, dict[str, int]]:
+    """Period flows (every counter) per agency."""
+    cum = await views.cumulative(conn, {"start": b.period.first, "end": b.period.end_exclusive}, agencies)
+    out: dict[str, dict[str, int]] = {}
+    for (agency, _field), at in cum.items():
+        slot = out.setdefault(agency, dict.fromkeys(COUNTERS, 0))
+        add_counts(slot, at.get("end", {}))
+        add_counts(slot, at.get("start", {}), -1)
+    return {a: c for a, c in out.items() if any(c.values())}
+
+
+async def indicators_766(
+    conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[str] | None
+) -> dict[str, Any]:
+    """Decision 766 progress indicators per agency, per level and for the whole scope."""
+    flows = await flows_per_agency(conn, b, agencies)
+    infos = await views.agency_infos(conn)
+    total = dict.fromkeys(COUNTERS, 0)
+    by_level: dict[str, dict[str, int]] = {}
+    rows = []
+    for code in sorted(flows):
+        add_counts(total, flows[code])
+        level = infos[code].level if code in infos else "other"
+        add_counts(by_level.setdefault(level, dict.fromkeys(COUNTERS, 0)), flows[code])
+        rows.append(
+            {"agency_code": code, "name": infos[code].name if code in infos else None, "level": level}
+            | indicators(flows[code])
+        )
+    return {
+        "report": "decision-766",
+        "period": b.describe(),
+        "agency": agency,
+        "rows": rows,
+        "levels": [{"level": lvl} | indicators(c) for lvl, c in sorted(by_level.items())],
+        "totals": indicators(total),
+    }
+
+
+async def qms(conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[str] | None) -> dict[str, Any]:
+    """ISO QMS status of the agencies in scope for the period."""
+    found, records = await views.qms_inputs(conn, agencies)
+    flows = await flows_per_agency(conn, b, agencies)
+    rates = {code: indicators(f)["on_time_rate"] for code, f in flows.items()}
+    return {
+        "report": "qms-status",
+        "period": b.describe(),
+        "agency": agency,
+        **qms_status(found, records, Window(b.period.first, b.period.last), rates),
+    }
+
+
+async def nonconformities(
+    conn: Conn,
+    b: Bounds,
+    agencies: Sequence[str] | None,
+    *,
+    procedure: str | None,
+    code: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """The nonconformity register with its counts per code and corrective-action status."""
+    items, total = await views.nonconformity_register(
+        conn,
+        start=b.start,
+        end=b.end,
+        agencies=agencies,
+        procedure=procedure,
+        code=code,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    counts = await views.nonconformity_counts(conn, b.period.first, b.period.end_exclusive, agencies)
+    by_status: dict[str, int] = {}
+    for c in counts:
+        by_status[c["status"]] = by_status.get(c["status"], 0) + c["n"]
+    return {
+        "report": "nonconformities",
+        "period": b.describe(),
+        "filters": {"procedure": procedure, "code": code, "status": status},
+        "items": [{**i, "detected_at": i["detected_at"].isoformat()} for i in items],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "by_code_and_status": counts,
+        "by_status": by_status,
+    }
+
+
+def month_starts(last: date, n: int) -> tuple[date, date]:
+    """First day of the month ``n - 1`` months before ``last``'s, and the day after ``last``'s month."""
+    y, m = last.year, last.month - (n - 1)
+    while m < 1:
+        y, m = y - 1, m + 12
+    nxt = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return date(y, m, 1), nxt
+
+
+__all__ = ["FORM06_KEYS", "Bounds", "ScopeError", "bounds", "form06", "indicators_766", "qms", "scope"]

@@ -1,0 +1,30 @@
+"""Settings of the reporting service (env prefix ``TTHC_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class ReportingSettings(CommonSettings):
+    statutory_period_start_day: int = Field(
+        default=15,
+        ge=1,
+        le=28,
+        description="statutory reporting periods start on this day of the previous month",
+    )
+    reporting_require_token: bool = Field(
+        default=False,
+        description="refuse anonymous report requests (401); set it in production, with tokens from the registry",
+    )
+    reporting_gauges_interval_s: float = Field(
+        default=30.0, gt=0, description="how often the Prometheus gauges are recomputed from the rollups"
+    )
+    reporting_group_id: str = Field(
+        default="tthc-reporting", description="consumer group of tthc.compliance.v1 (another id = a replay)"
+    )
+    reporting_registry_group_id: str = Field(
+        default="tthc-reporting-registry", description="consumer group of tthc.registry.v1"
+    )
+    dashboard_default_language: str = Field(default="vi", pattern="^(vi|en)$")

@@ -1,0 +1,6 @@
+"""Working-day calendar: which days and office hours count towards a statutory time."""
+
+from shared.calendar.duration import Duration, DurationUnit, OfficeHours
+from shared.calendar.working_calendar import CalendarOverrides, WorkingCalendar
+
+__all__ = ["CalendarOverrides", "Duration", "DurationUnit", "OfficeHours", "WorkingCalendar"]

@@ -1,0 +1,234 @@
+"""Ingress contract: topic ``tthc.dossier-events.v1`` (DESIGN §3).
+
+Key = dossier code, value = one JSON event. Each event type is its own model with a typed
+payload; :data:`DossierEvent` is the discriminated union on ``event_type``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+
+class EventType(StrEnum):
+    """Event types, aligned with the national portal's TrangThaiHoSo 1–10."""
+
+    SUBMITTED = "dossier.submitted"
+    ACCEPTED = "dossier.accepted"
+    NOT_ACCEPTED = "dossier.not_accepted"
+    STEP_COMPLETED = "dossier.step_completed"
+    SUPPLEMENT_REQUESTED = "dossier.supplement_requested"
+    SUPPLEMENT_RECEIVED = "dossier.supplement_received"
+    FEE_REQUESTED = "dossier.fee_requested"
+    FEE_PAID = "dossier.fee_paid"
+    WITHDRAWN = "dossier.withdrawn"
+    STOPPED = "dossier.stopped"
+    RESOLVED = "dossier.resolved"
+    RESULT_RETURNED = "dossier.result_returned"
+    APOLOGY_ISSUED = "dossier.apology_issued"
+
+
+class Channel(IntEnum):
+    """Kênh thực hiện (KenhThucHien on the national portal)."""
+
+    IN_PERSON = 1
+    ONLINE = 2
+    POSTAL = 3
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Payload(BaseModel):
+    model_config = _STRICT
+
+
+class SubmittedPayload(_Payload):
+    channel: Channel
+
+
+class AcceptedPayload(_Payload):
+    channel: Channel
+    appointed_return_at: AwareDatetime | None = Field(
+        default=None, description="ngày hẹn trả: the return date written on the receipt"
+    )
+
+
+class ReasonPayload(_Payload):
+    reason: Text
+
+
+class OptionalReasonPayload(_Payload):
+    reason: Text | None = None
+
+
+class StepCompletedPayload(_Payload):
+    """One row of the control slip (phiếu kiểm soát quá trình giải quyết hồ sơ)."""
+
+    step_code: Code
+    from_unit: Code
+    to_unit: Code | None = None
+    handler: Annotated[str, Field(max_length=200)] | None = None
+
+
+class EmptyPayload(_Payload):
+    pass
+
+
+class FeePayload(_Payload):
+    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+    online: bool = False
+
+
+class ResolvedPayload(_Payload):
+    result_code: Code | None = None
+
+
+class ApologyPayload(_Payload):
+    """Phiếu xin lỗi và hẹn lại ngày trả kết quả."""
+
+    new_appointment_at: AwareDatetime
+    reason: Text | None = None
+
+
+class _Envelope(BaseModel):
+    model_config = _STRICT
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128, description="idempotency key")]
+    occurred_at: AwareDatetime = Field(description="when it happened, ISO 8601 with an offset (+07:00)")
+    source: Annotated[str, Field(min_length=1, max_length=100)]
+    dossier_code: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9A-Za-z.]+-\d{6}-\d{4,6}$",
+            max_length=80,
+            description="mã hồ sơ: <agency code>-YYMMDD-NNNN",
+            examples=["000.00.13.H13-250310-0001"],
+        ),
+    ]
+    agency_code: Annotated[str, Field(pattern=r"^[0-9A-Za-z.]+$", min_length=1, max_length=40)]
+    procedure_code: Annotated[str, Field(pattern=r"^[0-9A-Za-z.\-_]+$", min_length=1, max_length=64)]
+
+
+class DossierSubmitted(_Envelope):
+    event_type: Literal[EventType.SUBMITTED]
+    payload: SubmittedPayload
+
+
+class DossierAccepted(_Envelope):
+    event_type: Literal[EventType.ACCEPTED]
+    payload: AcceptedPayload
+
+
+class DossierNotAccepted(_Envelope):
+    event_type: Literal[EventType.NOT_ACCEPTED]
+    payload: ReasonPayload
+
+
+class DossierStepCompleted(_Envelope):
+    event_type: Literal[EventType.STEP_COMPLETED]
+    payload: StepCompletedPayload
+
+
+class DossierSupplementRequested(_Envelope):
+    event_type: Literal[EventType.SUPPLEMENT_REQUESTED]
+    payload: ReasonPayload
+
+
+class DossierSupplementReceived(_Envelope):
+    event_type: Literal[EventType.SUPPLEMENT_RECEIVED]
+    payload: EmptyPayload = Field(default_factory=EmptyPayload)
+
+
+class DossierFeeRequested(_Envelope):
+    event_type: Literal[EventType.FEE_REQUESTED]
+    payload: FeePayload
+
+
+class DossierFeePaid(_Envelope):
+    event_type: Literal[EventType.FEE_PAID]
+    payload: FeePayload
+
+
+class DossierWithdrawn(_Envelope):
+    event_type: Literal[EventType.WITHDRAWN]
+    payload: OptionalReasonPayload = Field(default_factory=OptionalReasonPayload)
+
+
+class DossierStopped(_Envelope):
+    event_type: Literal[EventType.STOPPED]
+    payload: ReasonPayload
+
+
+class DossierResolved(_Envelope):
+    event_type: Literal[EventType.RESOLVED]
+    payload: ResolvedPayload = Field(default_factory=ResolvedPayload)
+
+
+class DossierResultReturned(_Envelope):
+    event_type: Literal[EventType.RESULT_RETURNED]
+    payload: EmptyPayload = Field(default_factory=EmptyPayload)
+
+
+class DossierApologyIssued(_Envelope):
+    event_type: Literal[EventType.APOLOGY_ISSUED]
+    payload: ApologyPayload
+
+
+DossierEvent = Annotated[
+    DossierSubmitted
+    | DossierAccepted
+    | DossierNotAccepted
+    | DossierStepCompleted
+    | DossierSupplementRequested
+    | DossierSupplementReceived
+    | DossierFeeRequested
+    | DossierFeePaid
+    | DossierWithdrawn
+    | DossierStopped
+    | DossierResolved
+    | DossierResultReturned
+    | DossierApologyIssued,
+    Field(discriminator="event_type"),
+]
+
+dossier_event_adapter: TypeAdapter[DossierEvent] = TypeAdapter(DossierEvent)
+
+
+# JSON can carry the NUL character only as the escape \u0000 (preceded by an even number of
+# backslashes); PostgreSQL cannot store it in text, so the contract refuses it.
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def parse_dossier_event(raw: bytes | str) -> DossierEvent:
+    """Parse and validate one event from its JSON bytes (raises ``pydantic.ValidationError``)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if b"\\u0000" in data and _NUL.search(data):
+        raise ValidationError.from_exception_data(
+            "DossierEvent",
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("(message)",),
+                    "input": data[:200].decode("utf-8", "replace"),
+                    "ctx": {"error": ValueError("a text contains the NUL character (\\u0000); remove it")},
+                }
+            ],
+        )
+    return dossier_event_adapter.validate_json(data)
+
+
+def occurred_order(event: DossierEvent) -> tuple[float, str]:
+    """Sort key: by ``occurred_at`` (not arrival), ties broken by event id for determinism.
+
+    The instant as a POSIX timestamp (exact to the microsecond for these dates) compares much
+    faster than aware datetimes.
+    """
+    return (event.occurred_at.timestamp(), event.event_id)

@@ -1,0 +1,223 @@
+"""Kafka broker factory and topic administration.
+
+The settings here work on Apache Kafka and on the local Kafka-protocol broker alike:
+no idempotent or transactional producer (the local broker rejects them), consumers start
+at ``earliest``, and topics are created explicitly instead of relying on auto-creation.
+Delivery is at-least-once; every consumer is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from shared.settings import CommonSettings, Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic we own and create."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
+    """Every topic of the system, with its DLQ."""
+    t: Topics = settings.topics
+    n = settings.kafka_partitions
+    compacted = {"cleanup.policy": "compact"}
+    specs = [
+        TopicSpec(t.dossier_events, n),
+        TopicSpec(t.compliance, n),
+        TopicSpec(t.registry, 1, compacted),
+    ]
+    specs += [TopicSpec(Topics.dlq(s.name), 1) for s in list(specs)]
+    return specs
+
+
+def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
+    """A FastStream broker configured for both Apache Kafka and the local broker."""
+    if not settings.kafka_bootstrap_servers:
+        raise ValueError(
+            "KAFKA_BOOTSTRAP_SERVERS is empty: set it (e.g. 127.0.0.1:9092) or start the system with `tthc up`"
+        )
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers.split(","),
+        client_id=client_id,
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1_048_576,
+        request_timeout_ms=30_000,
+        logger=logging.getLogger(f"tthc.{client_id}.kafka"),
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(settings: CommonSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
+    """Create missing topics; return the names created. Safe to run repeatedly."""
+    wanted = list(specs if specs is not None else topic_specs(settings))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
+    for attempt in range(50):
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in wanted if s.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            s.name,
+                            s.partitions,
+                            settings.kafka_replication_factor,
+                            topic_configs=s.config,
+                        )
+                        for s in missing
+                    ]
+                )
+            except TopicAlreadyExistsError:  # another process raced us: fine
+                pass
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
+
+
+async def consumer_lag(consumer: Any) -> int:
+    """Highwater minus position over the assigned partitions.
+
+    Uses the consumer's own highwater marks (from fetch responses): the local broker
+    reports wrong end offsets through the ListOffsets API.
+    """
+    lag = 0
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        lag += max(0, high - await consumer.position(tp))
+    return lag
+
+
+def raw_batch_decoder(msg: Any) -> Any:
+    """FastStream decoder that hands the handler the consumer records untouched."""
+    return msg.raw_message
+
+
+async def publish_raw_many(broker: KafkaBroker, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+    """Publish key/value byte pairs and return once the broker acknowledged every one."""
+    if not messages:
+        return
+    futures = [
+        await broker.publish(
+            value, topic, key=key, headers={"content-type": "application/json"}, no_confirm=True
+        )
+        for key, value in messages
+    ]
+    await asyncio.gather(*futures)
+
+
+def new_producer(servers: list[str], client_id: str) -> Any:
+    """A plain aiokafka producer with the system's settings (no idempotence, acks=all); call in a running loop."""
+    from aiokafka import AIOKafkaProducer
+
+    return AIOKafkaProducer(
+        bootstrap_servers=servers,
+        client_id=client_id,
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1_048_576,
+        request_timeout_ms=30_000,
+    )
+
+
+class WindowedProducer:
+    """Produces keyed messages on one topic, acknowledgements awaited in windows (bounded memory).
+
+    ``async with WindowedProducer(servers, topic, client_id=...) as p: await p.send(key, value)``;
+    same settings as the rest of the system: no idempotent producer, ``acks=all``.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, *, client_id: str, window: int = 5_000) -> None:
+        self.topic = topic
+        self.window = window
+        self._producer = new_producer(bootstrap_servers.split(","), client_id)
+        self._pending: list[asyncio.Future[Any]] = []
+        self.sent = 0
+
+    async def __aenter__(self) -> WindowedProducer:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if kind is None:
+                await self.flush()
+        finally:
+            await self._producer.stop()
+
+    async def send(self, key: bytes, value: bytes) -> None:
+        """Queue one message; waits for acknowledgements once a window is full."""
+        self._pending.append(await self._producer.send(self.topic, value, key=key))
+        if len(self._pending) >= self.window:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Return once the broker acknowledged everything sent so far."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+            self.sent += len(pending)
+
+
+class RawPublisher:
+    """A plain aiokafka producer for hot paths that publish pre-encoded bytes.
+
+    FastStream's ``publish`` costs tens of microseconds a message in middlewares and encoding;
+    processing publishes one assessment per changed dossier, so it sends bytes directly (the
+    publishers stay declared on the broker for the AsyncAPI document).
+    """
+
+    def __init__(self, settings: CommonSettings, client_id: str) -> None:
+        self._servers = settings.kafka_bootstrap_servers.split(",")
+        self._client_id = client_id
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        # created here: aiokafka binds a producer to the running event loop
+        self._producer = new_producer(self._servers, self._client_id)
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def publish_many(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send key/value pairs and return once the broker acknowledged every one."""
+        if not messages:
+            return
+        if self._producer is None:
+            raise RuntimeError("RawPublisher.publish_many before start()")
+        headers = [("content-type", b"application/json")]
+        futures = [
+            await self._producer.send(topic, value, key=key, headers=headers) for key, value in messages
+        ]
+        await asyncio.gather(*futures)

@@ -1,0 +1,107 @@
+"""What every service process does the same way: logging, pool + broker lifecycle, serving."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from shared.db import create_pool
+from shared.http import install_common
+from shared.kafka import make_broker
+from shared.logs import configure_logging
+from shared.settings import CommonSettings, ServiceName
+
+
+@dataclass
+class Resources:
+    """A running service's connections."""
+
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+
+
+Wiring = Callable[[Resources], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
+def build_service_app(
+    service: ServiceName,
+    settings: CommonSettings,
+    broker: KafkaBroker,
+    wire: Wiring,
+    title: str,
+) -> FastAPI:
+    """A FastAPI app that owns a pool and a started broker for its lifetime.
+
+    ``broker`` arrives with its subscribers declared; ``wire`` runs once the pool exists
+    and may return a coroutine function called at shutdown (after the broker stopped).
+    """
+    state: dict[str, Resources] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        resources = Resources(pool, broker)
+        state["r"] = resources
+        app.state.resources = resources
+        on_stop = await wire(resources)
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()  # stop fetching, finish the batch in hand, commit
+            if on_stop is not None:
+                await on_stop()
+            await pool.close()
+
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan)
+    app.state.broker = broker  # also read by `tthc docs` for the AsyncAPI document
+
+    async def check_db() -> None:
+        async with state["r"].pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def check_kafka() -> None:
+        if not await broker.ping(timeout=2):
+            raise ConnectionError(f"broker {settings.kafka_bootstrap_servers} does not answer")
+
+    install_common(app, service, {"database": check_db, "kafka": check_kafka})
+    return app
+
+
+def broker_for(service: ServiceName, settings: CommonSettings) -> KafkaBroker:
+    """The service's broker (declare subscribers on it before building the app)."""
+    return make_broker(settings, client_id=f"tthc-{service}")
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def serve(app: FastAPI, service: ServiceName, settings: CommonSettings) -> None:
+    """Run ``app`` until SIGINT/SIGTERM, then shut down gracefully and exit 0.
+
+    uvicorn re-raises the stop signal after its graceful shutdown; the handlers installed
+    here turn that into a clean exit instead of death by signal.
+    """
+    configure_logging(service, settings.log_level)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.port_of(service),
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep our JSON handler
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,106 @@
+"""Settings shared by every service (pydantic-settings, env prefix ``TTHC_``).
+
+``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` are honoured without the prefix too,
+because that is how operators and container platforms usually pass them.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
+
+ServiceName = Literal["registry", "processing", "reporting"]
+
+
+class Topics(BaseSettings):
+    """Kafka topic names; the ``.v1`` suffix is the contract version."""
+
+    model_config = SettingsConfigDict(env_prefix="TTHC_TOPIC_", extra="ignore")
+
+    dossier_events: str = "tthc.dossier-events.v1"
+    compliance: str = "tthc.compliance.v1"
+    registry: str = "tthc.registry.v1"
+
+    @staticmethod
+    def dlq(topic: str) -> str:
+        """Dead-letter topic of ``topic``."""
+        return f"{topic}.dlq"
+
+
+class CommonSettings(BaseSettings):
+    """What every TTHC Monitor process reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TTHC_", extra="ignore")
+
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("TTHC_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL DSN; empty means `tthc up` starts the embedded server.",
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        validation_alias=AliasChoices("TTHC_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers; empty means `tthc up` starts the local broker.",
+    )
+    kafka_partitions: int = Field(default=6, ge=1, description="partitions for topics we create")
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1_000, description="consumer group session timeout; a group join waits ~half of it"
+    )
+    kafka_heartbeat_interval_ms: int = Field(default=2_000, ge=100)
+    consumer_group_prefix: str = Field(default="tthc", description="consumer groups are <prefix>-<service>…")
+    kafka_max_batch: int = Field(default=5_000, ge=1, description="records per consumer batch")
+    kafka_batch_timeout_ms: int = Field(default=100, ge=1)
+    http_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    registry_port: int = 8001
+    processing_port: int = 8002
+    reporting_port: int = 8003
+
+    # Working-day law (DESIGN §4) — settings, never constants.
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_hours: str = Field(default="07:30-11:30,13:00-17:00", description="giờ hành chính, local time")
+    in_person_cutoff: time = Field(
+        default=time(15, 0),
+        description="dossiers received in person after this hour count from the next working day",
+    )
+    supplement_window_working_days: Decimal = Field(default=Decimal(3), ge=0)
+    apology_lead_working_days: Decimal = Field(default=Decimal(1), ge=0)
+    apology_resets_allowed: int = Field(
+        default=1, ge=0, description="times an apology may reset the return date"
+    )
+    timer_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often processing looks for dossiers whose next deadline has passed",
+    )
+
+    topics: Topics = Field(default_factory=Topics)
+
+    def port_of(self, service: ServiceName) -> int:
+        """HTTP port of ``service``."""
+        ports: dict[ServiceName, int] = {
+            "registry": self.registry_port,
+            "processing": self.processing_port,
+            "reporting": self.reporting_port,
+        }
+        return ports[service]
+
+    def calendar(self, overrides: CalendarOverrides | None = None) -> WorkingCalendar:
+        """The working-day calendar configured by these settings."""
+        from zoneinfo import ZoneInfo
+
+        return WorkingCalendar(
+            office_hours=OfficeHours.parse(self.office_hours),
+            overrides=overrides or CalendarOverrides(),
+            tz=ZoneInfo(self.timezone),
+        )
