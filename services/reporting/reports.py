@@ -9,26 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.reporting.adapters import views
-from services.reporting.domain.cumulative import add_counts
-from services.reporting.domain.form06 import assemble, form06_counts, overdue_at
+from services.reporting.domain.cumulative import Weights, add_counts, weigh
+from services.reporting.domain.form06 import LEVELS, AgencyInfo, Sections, form06_numbers, layout
 from services.reporting.domain.indicators import indicators
 from services.reporting.domain.periods import Period
 from services.reporting.domain.qms import Window, qms_status
 from services.reporting.domain.rollup import COUNTERS
 from shared.contracts.reports import FORM06_KEYS
 from shared.db import Conn
-
-#: the cumulative counters Biểu 06 needs (fewer columns to sum than the full set)
-FORM06_COUNTERS = (
-    "received",
-    "received_online",
-    "resolved_early",
-    "resolved_on_time",
-    "resolved_late",
-    "closed",
-    "due",
-    "due_closed",
-)
 
 
 class ScopeError(Exception):
@@ -86,57 +74,60 @@ async def scope(conn: Conn, agency: str | None, allowed_root: str | None) -> lis
     return await views.subtree(conn, agency)
 
 
-async def _cells(
+#: weights of a point's cumulative counters in the Biểu 06 inputs: (flow, start stock, end stock, overdue)
+_START: Weights = (-1, 1, 0, 0)
+_END: Weights = (1, 0, 1, 1)
+_END_RUNNING: Weights = (1, 0, 1, 0)  # overdue is judged now, not at the period's end
+_TODAY: Weights = (0, 0, 0, 1)
+
+
+async def form06_sections(
     conn: Conn, b: Bounds, agencies: Sequence[str] | None
-) -> dict[tuple[str, str], dict[str, int]]:
-    """Biểu 06 numbers per (agency, field) for the period."""
-    points: dict[str, date] = {"start": b.period.first, "end": b.period.end_exclusive}
-    today = b.now.date()
+) -> tuple[Sections, dict[str, AgencyInfo]]:
+    """Biểu 06 numbers per agency, level, (level, field), field and in total; the agencies' names and levels.
+
+    Flows are ``cum(end) - cum(start)``, carried over and pending the stocks at the two ends,
+    pending overdue the stock at the end (at ``now`` for the running period): one weighted
+    read of the buckets (:func:`~services.reporting.domain.cumulative.weigh`), summed in SQL.
+    """
+    points = [(b.period.first, _START)]
+    today: tuple[datetime, datetime] | None = None
     if b.running:
-        points["today"] = today
-    cum = await views.cumulative(conn, points, agencies, FORM06_COUNTERS)
-    corrections: dict[tuple[str, str], int] = {}
-    if b.running:
-        corrections = await views.overdue_corrections(
-            conn, datetime.combine(today, time(0), b.now.tzinfo), b.now, agencies
-        )
-    out: dict[tuple[str, str], dict[str, int]] = {}
-    for key in sorted(set(cum) | set(corrections)):
-        at = cum.get(key, {})
-        if b.running:
-            overdue = overdue_at(at.get("today", {})) + corrections.get(key, 0)
-        else:
-            overdue = overdue_at(at.get("end", {}))
-        out[key] = form06_counts(at.get("start", {}), at.get("end", {}), overdue)
-    return out
+        points += [(b.period.end_exclusive, _END_RUNNING), (b.now.date(), _TODAY)]
+        today = (datetime.combine(b.now.date(), time(0), b.now.tzinfo), b.now)
+    else:
+        points.append((b.period.end_exclusive, _END))
+    sums = await views.form06_sums(conn, weigh(points), agencies, list(LEVELS), today)
+    s = Sections(
+        {a: form06_numbers(v) for a, v in sums.agencies.items()},
+        {lv: form06_numbers(v) for lv, v in sums.levels.items()},
+        {k: form06_numbers(v) for k, v in sums.level_fields.items()},
+        {f: form06_numbers(v) for f, v in sums.fields.items()},
+        form06_numbers(sums.totals),
+    )
+    return s, sums.infos
 
 
 async def form06(conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[str] | None) -> dict[str, Any]:
     """Biểu 06/VPCP/KSTT as a JSON document (rows per agency, level → field sections, totals)."""
-    cells = await _cells(conn, b, agencies)
-    infos = await views.agency_infos(conn)
-    doc = assemble(cells, infos)
+    s, infos = await form06_sections(conn, b, agencies)
     return {
         "form": "06/VPCP/KSTT",
         "title": "Tình hình, kết quả giải quyết thủ tục hành chính",
         "period": b.describe(),
         "as_of": b.as_of.isoformat(),
         "agency": agency,
-        **doc,
+        **layout(s, infos),
     }
 
 
 async def flows_per_agency(
     conn: Conn, b: Bounds, agencies: Sequence[str] | None
 ) -> dict[str, dict[str, int]]:
-    """Period flows (every counter) per agency."""
-    cum = await views.cumulative(conn, {"start": b.period.first, "end": b.period.end_exclusive}, agencies)
-    out: dict[str, dict[str, int]] = {}
-    for (agency, _field), at in cum.items():
-        slot = out.setdefault(agency, dict.fromkeys(COUNTERS, 0))
-        add_counts(slot, at.get("end", {}))
-        add_counts(slot, at.get("start", {}), -1)
-    return {a: c for a, c in out.items() if any(c.values())}
+    """Period flows (every counter) per agency: ``cum(end) - cum(start)``, read as one weighted range."""
+    pieces = weigh([(b.period.first, (-1,)), (b.period.end_exclusive, (1,))])
+    flows = await views.flows_by_agency(conn, pieces, agencies)
+    return {a: c for a, c in flows.items() if any(c.values())}
 
 
 async def indicators_766(

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.reporting.domain.cumulative import pieces_before
+from services.reporting.domain.cumulative import buckets_of, pieces_before, weigh
 from services.reporting.domain.form06 import AgencyInfo, assemble, form06_counts, overdue_at
 from services.reporting.domain.indicators import indicators
 from services.reporting.domain.periods import PeriodError, parse_period
 from services.reporting.domain.qms import Window, qms_status
-from services.reporting.domain.rollup import Fact, buckets_of, contributions, delta, merge, project_to_fields
+from services.reporting.domain.rollup import Fact, contributions, delta, merge, project_to_fields
 from shared.contracts.registry import AgencyRecord, QmsRecord
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -129,6 +129,45 @@ def test_cumulative_pieces_count_each_earlier_day_once(days: list[date], point: 
         if g == grain and lo <= b < hi
     )
     assert total == sum(1 for d in days if d < point)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.dates(min_value=date(2019, 1, 1), max_value=date(2026, 12, 31)), max_size=40),
+    st.lists(
+        st.tuples(
+            st.dates(min_value=date(2019, 1, 1), max_value=date(2027, 1, 1)),
+            st.tuples(st.integers(-2, 2), st.integers(-2, 2)),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_weighted_pieces_read_each_bucket_once_with_every_points_weight(
+    days: list[date], points: list[tuple[date, tuple[int, int]]]
+) -> None:
+    buckets: Counter[tuple[str, date]] = Counter()
+    for d in days:
+        for b in buckets_of(d):
+            buckets[b] += 1
+    pieces = weigh(points)
+    got = [0, 0]
+    for (g, b), n in buckets.items():
+        covering = [w for grain, lo, hi, w in pieces if g == grain and lo <= b < hi]
+        assert len(covering) <= 1  # the ranges are disjoint: a bucket is read once
+        for w in covering:
+            got = [got[0] + w[0] * n, got[1] + w[1] * n]
+    want = [sum(w[i] * sum(1 for d in days if d < p) for p, w in points) for i in (0, 1)]
+    assert got == want
+
+
+def test_a_cumulative_reads_at_most_seven_buckets_besides_the_years() -> None:
+    day = date(2024, 1, 1)
+    while day < date(2025, 1, 2):
+        assert len([p for p in pieces_before(day) if p[0] != "Y"]) <= 7
+        day += timedelta(days=1)
+    # the statutory year 15/12/2023 → 14/12/2024: both ends and the years, each bucket once
+    assert len(weigh([(date(2023, 12, 15), (-1, 1)), (date(2024, 12, 15), (1, 0))])) == 14
 
 
 def test_form06_numbers_from_cumulative_counters() -> None:

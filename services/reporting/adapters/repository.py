@@ -236,9 +236,7 @@ _MOVE_FIELD = f"""
     ), per_bucket AS (
         SELECT g.grain, g.bucket, p.agency_code, {", ".join(f"sum(p.{c})::bigint AS {c}" for c in COUNTERS)}
         FROM per_day p
-        CROSS JOIN LATERAL (VALUES ('D', p.day),
-                                   ('M', date_trunc('month', p.day)::date),
-                                   ('Y', date_trunc('year', p.day)::date)) AS g(grain, bucket)
+        CROSS JOIN LATERAL reporting.buckets_of(p.day) AS g  -- every grain (migration 0002)
         GROUP BY 1, 2, 3
     ), signed AS (
         SELECT grain, bucket, agency_code, $2::text AS field, {", ".join(f"-{c} AS {c}" for c in COUNTERS)} FROM per_bucket

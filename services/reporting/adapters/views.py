@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from typing import Any
 
-from services.reporting.domain.cumulative import pieces_before
-from services.reporting.domain.form06 import AgencyInfo
+import asyncpg
+
+from services.reporting.domain.cumulative import WeightedPiece
+from services.reporting.domain.form06 import FORM06_INPUTS, AgencyInfo
 from services.reporting.domain.rollup import COUNTERS
 from shared.contracts.registry import AgencyRecord, QmsRecord
 from shared.db import Conn
-
-Cells = dict[tuple[str, str], dict[str, dict[str, int]]]  # (agency, field) → point → counters
 
 _SUMS = ", ".join(f"sum(r.{c})::bigint AS {c}" for c in COUNTERS)
 
@@ -41,76 +43,163 @@ async def agency_infos(conn: Conn) -> dict[str, AgencyInfo]:
     return {r["code"]: AgencyInfo(r["code"], r["name"], r["level"]) for r in rows}
 
 
-async def cumulative(
-    conn: Conn,
-    points: Mapping[str, date],
-    agencies: Sequence[str] | None,
-    counters: Sequence[str] = COUNTERS,
-) -> Cells:
-    """Per (agency, field): the cumulative ``counters`` of every day before each named point.
+def _keys(pieces: Sequence[WeightedPiece], width: int) -> list[list[Any]]:
+    """The weighted bucket ranges as parallel arrays for ``unnest`` (grain, lo, hi, ``width`` weights)."""
+    if any(len(p[3]) != width for p in pieces):
+        raise ValueError(f"every bucket range needs {width} weights")
+    return [
+        [p[0] for p in pieces],
+        [p[1] for p in pieces],
+        [p[2] for p in pieces],
+        *[[p[3][i] for p in pieces] for i in range(width)],
+    ]
 
-    One index range scan per bucket range (``UNION ALL``), so the rows read are bounded by
-    the buckets, never by the table (a join on a list of ranges makes the planner scan it
-    all); one aggregate pivots the points into columns.
-    """
-    if not set(counters) <= set(COUNTERS):
-        raise ValueError(f"unknown counters: {sorted(set(counters) - set(COUNTERS))}")
-    cols = ", ".join(counters)
-    parts: list[str] = []
-    args: list[Any] = [list(agencies) if agencies is not None else None]
-    for name, d in points.items():
-        for grain, lo, hi in pieces_before(d):
-            n = len(args)
-            args += [name, grain, lo, hi]
-            parts.append(
-                f"SELECT ${n + 1}::text AS which, agency_code, field, {cols} FROM reporting.field_rollup "
-                f"WHERE grain = ${n + 2}::text AND bucket >= ${n + 3}::date AND bucket < ${n + 4}::date "
-                "AND ($1::text[] IS NULL OR agency_code = ANY($1::text[]))"
-            )
-    names = list(points)
-    pivot = ", ".join(
-        f"coalesce(sum({c}) FILTER (WHERE which = '{p}'), 0)::bigint" for p in names for c in counters
+
+async def _fetch_without_jit(conn: Conn, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """``fetch`` with JIT compilation off: on a server that has it (the postgres image), a long
+    history lifts the planner's cost estimate of a bucket read over ``jit_above_cost``, and
+    compiling would take longer than the read it speeds up."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL jit = off")
+        return await conn.fetch(sql, *args)
+
+
+# One index range scan of field_rollup per weighted bucket range: the LATERAL subquery, kept
+# apart by OFFSET 0, is a nested loop; a join on the list of ranges that the planner may
+# flatten lets it hash the ranges and scan the whole table.
+_BUCKETS = """
+    FROM k CROSS JOIN LATERAL (
+        SELECT * FROM reporting.field_rollup r
+        WHERE r.grain = k.grain AND r.bucket >= k.lo AND r.bucket < k.hi {agencies}
+        OFFSET 0
+    ) r
+"""
+_IN_SCOPE = "AND r.agency_code = ANY($9::text[])"
+
+_FORM06 = """
+    WITH k AS (
+        SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::int[], $5::int[], $6::int[], $7::int[])
+            AS k(grain, lo, hi, w_flow, w_start, w_end, w_overdue)
+    ), today AS (
+        -- running period: pending overdue moves between today's midnight ($10) and now ($11) by the
+        -- dossiers due, or closed while overdue, in between (indexed look-ups of today's few facts)
+        SELECT agency_code, procedure_code, 1 AS n FROM reporting.dossier_facts
+        WHERE due_at >= $10 AND due_at < $11 AND accepted_at IS NOT NULL
+          AND (closed_at IS NULL OR closed_at >= $11)
+        UNION ALL
+        SELECT agency_code, procedure_code, -1 FROM reporting.dossier_facts
+        WHERE closed_at >= $10 AND closed_at < $11 AND due_at < $10 AND accepted_at IS NOT NULL
+    ), cells AS (
+        SELECT r.agency_code, r.field,
+               sum(k.w_flow * r.received) AS received,
+               sum(k.w_flow * r.received_online) AS received_online,
+               sum(k.w_flow * r.resolved_early) AS resolved_early,
+               sum(k.w_flow * r.resolved_on_time) AS resolved_on_time,
+               sum(k.w_flow * r.resolved_late) AS resolved_late,
+               sum(k.w_start * (r.received - r.closed)) AS carried_over,
+               sum(k.w_end * (r.received - r.closed)) AS pending,
+               sum(k.w_overdue * (r.due - r.due_closed)) AS pending_overdue
+        {buckets}
+        GROUP BY 1, 2
+        UNION ALL
+        SELECT t.agency_code, coalesce(p.field, ''), 0, 0, 0, 0, 0, 0, 0, sum(t.n)
+        FROM today t LEFT JOIN reporting.procedures p ON p.code = t.procedure_code AND NOT p.deleted
+        WHERE $9::text[] IS NULL OR t.agency_code = ANY($9::text[])
+        GROUP BY 1, 2
+    ), labelled AS (
+        SELECT c.*, coalesce(a.name, a.code) AS name,
+               CASE WHEN a.level = ANY($8::text[]) THEN a.level ELSE 'other' END AS level
+        FROM cells c LEFT JOIN reporting.agencies a ON a.code = c.agency_code AND NOT a.deleted
     )
-    sql = f"SELECT agency_code, field, {pivot} FROM ({' UNION ALL '.join(parts)}) u GROUP BY 1, 2"
-    out: Cells = {}
-    width = len(counters)
-    for r in await conn.fetch(sql, *args):
-        values = tuple(r)[2:]
-        out[(r[0], r[1])] = {
-            p: dict(zip(counters, values[i * width : (i + 1) * width], strict=True))
-            for i, p in enumerate(names)
-        }
+    SELECT GROUPING(agency_code, level, field) AS grouped, agency_code, name, level, field,
+           sum(received)::bigint, sum(received_online)::bigint, sum(resolved_early)::bigint,
+           sum(resolved_on_time)::bigint, sum(resolved_late)::bigint, sum(carried_over)::bigint,
+           sum(pending)::bigint, sum(pending_overdue)::bigint
+    FROM labelled
+    GROUP BY GROUPING SETS ((agency_code, name, level), (level, field), (field), (level), ())
+"""
+_FORM06_ALL = _FORM06.format(buckets=_BUCKETS.format(agencies=""))
+_FORM06_SCOPED = _FORM06.format(buckets=_BUCKETS.format(agencies=_IN_SCOPE))
+
+#: GROUPING(agency_code, level, field) of each grouping set
+_BY_AGENCY, _BY_LEVEL_FIELD, _BY_FIELD, _BY_LEVEL, _TOTAL = 0b001, 0b100, 0b110, 0b101, 0b111
+
+
+@dataclass
+class Form06Sums:
+    """:data:`FORM06_INPUTS` summed per agency, level, (level, field), field and in total."""
+
+    agencies: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)
+    levels: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)
+    level_fields: dict[tuple[str, str], dict[str, int]] = dataclass_field(default_factory=dict)
+    fields: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)
+    totals: dict[str, int] = dataclass_field(default_factory=lambda: dict.fromkeys(FORM06_INPUTS, 0))
+    #: name and level of the agencies in ``agencies`` that the registry copy knows
+    infos: dict[str, AgencyInfo] = dataclass_field(default_factory=dict)
+
+
+async def form06_sums(
+    conn: Conn,
+    pieces: Sequence[WeightedPiece],
+    agencies: Sequence[str] | None,
+    levels: Sequence[str],
+    today: tuple[datetime, datetime] | None,
+) -> Form06Sums:
+    """Biểu 06 inputs from the weighted buckets (flow, start stock, end stock, overdue weights).
+
+    ``today`` = (midnight, now) for a running period: pending overdue is judged now. Agencies
+    whose level is not one of ``levels`` are grouped as "other". One statement: the buckets,
+    today's corrections, the agency levels and the grouping all run in PostgreSQL, and only
+    the few hundred summed rows come back.
+    """
+    sql = _FORM06_ALL if agencies is None else _FORM06_SCOPED
+    rows = await _fetch_without_jit(
+        conn,
+        sql,
+        *_keys(pieces, 4),
+        list(levels),
+        list(agencies) if agencies is not None else None,
+        today[0] if today else None,
+        today[1] if today else None,
+    )
+    out = Form06Sums()
+    for r in rows:
+        values = dict(zip(FORM06_INPUTS, (int(v or 0) for v in tuple(r)[5:]), strict=True))
+        grouped, agency, name, level, fld = r[0], r[1], r[2], r[3], r[4]
+        if grouped == _BY_AGENCY:
+            out.agencies[agency] = values
+            if name is not None:
+                out.infos[agency] = AgencyInfo(agency, name, level)
+        elif grouped == _BY_LEVEL_FIELD:
+            out.level_fields[(level, fld)] = values
+        elif grouped == _BY_FIELD:
+            out.fields[fld] = values
+        elif grouped == _BY_LEVEL:
+            out.levels[level] = values
+        elif grouped == _TOTAL:
+            out.totals = values
     return out
 
 
-async def overdue_corrections(
-    conn: Conn, day_start: datetime, now: datetime, agencies: Sequence[str] | None
-) -> dict[tuple[str, str], int]:
-    """Pending overdue at ``now`` minus pending overdue at the day's start, per (agency, field).
+_FLOWS = """
+    WITH k AS (SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::int[]) AS k(grain, lo, hi, w))
+    SELECT r.agency_code, {sums}
+    {buckets}
+    GROUP BY 1
+""".replace("{sums}", ", ".join(f"sum(k.w * r.{c})::bigint AS {c}" for c in COUNTERS))
+_FLOWS_ALL = _FLOWS.format(buckets=_BUCKETS.format(agencies=""))
+_FLOWS_SCOPED = _FLOWS.format(buckets=_BUCKETS.format(agencies=_IN_SCOPE.replace("$9", "$5")))
 
-    Only dossiers due or closed between the two instants change it: an indexed look at
-    today's few facts, not a scan.
-    """
-    rows = await conn.fetch(
-        """
-        WITH changes AS (
-            SELECT agency_code, procedure_code, 1 AS n FROM reporting.dossier_facts
-            WHERE due_at >= $1 AND due_at < $2 AND accepted_at IS NOT NULL
-              AND (closed_at IS NULL OR closed_at >= $2)
-            UNION ALL
-            SELECT agency_code, procedure_code, -1 FROM reporting.dossier_facts
-            WHERE closed_at >= $1 AND closed_at < $2 AND due_at < $1 AND accepted_at IS NOT NULL
-        )
-        SELECT c.agency_code, coalesce(p.field, '') AS field, sum(c.n)::int AS n
-        FROM changes c LEFT JOIN reporting.procedures p ON p.code = c.procedure_code AND NOT p.deleted
-        WHERE $3::text[] IS NULL OR c.agency_code = ANY($3::text[])
-        GROUP BY 1, 2
-        """,
-        day_start,
-        now,
-        list(agencies) if agencies is not None else None,
-    )
-    return {(r["agency_code"], r["field"]): r["n"] for r in rows}
+
+async def flows_by_agency(
+    conn: Conn, pieces: Sequence[WeightedPiece], agencies: Sequence[str] | None
+) -> dict[str, dict[str, int]]:
+    """Every counter per agency, summed over the weighted buckets (one weight: the flow's sign)."""
+    args: list[Any] = _keys(pieces, 1)
+    if agencies is not None:
+        args.append(list(agencies))
+    rows = await _fetch_without_jit(conn, _FLOWS_ALL if agencies is None else _FLOWS_SCOPED, *args)
+    return {r[0]: {c: int(r[c]) for c in COUNTERS} for r in rows}
 
 
 async def monthly_flows(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.reporting.domain.cumulative import buckets_of
+
 #: Counter columns of ``reporting.daily_rollup`` and ``reporting.field_rollup``.
 COUNTERS = (
     "received",  # accepted on this day (tiếp nhận)
@@ -117,13 +119,11 @@ FieldKey = tuple[str, date, str, str]  # (grain, bucket, agency, field)
 FieldDelta = dict[FieldKey, Counter[str]]
 
 
-def buckets_of(day: date) -> tuple[tuple[str, date], ...]:
-    """The day, month and year buckets a day's counts are added to."""
-    return (("D", day), ("M", day.replace(day=1)), ("Y", day.replace(month=1, day=1)))
-
-
 def project_to_fields(d: Delta, field_of: dict[str, str]) -> FieldDelta:
-    """The daily delta summed per (grain, bucket, agency, field); unknown procedures → ''."""
+    """The daily delta summed per (grain, bucket, agency, field); unknown procedures → ''.
+
+    Each day goes to every bucket of :func:`~services.reporting.domain.cumulative.buckets_of`.
+    """
     out: FieldDelta = {}
     for (agency, procedure, day), counts in d.items():
         field = field_of.get(procedure, "")
