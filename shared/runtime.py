@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -18,6 +20,8 @@ from shared.http import install_common
 from shared.kafka import make_broker
 from shared.logs import configure_logging
 from shared.settings import CommonSettings, ServiceName
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,6 +80,26 @@ def build_service_app(
 
     install_common(app, service, {"database": check_db, "kafka": check_kafka})
     return app
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]], patience: float = 10.0) -> None:
+    """Cancel background tasks and wait until they have really ended.
+
+    A cancellation can be swallowed: in Python 3.11 ``asyncio.wait_for`` returns the inner
+    result when it completes at the moment the cancel arrives, and a ``while True`` loop
+    around it then runs forever. So the cancel is repeated until the task ends; after
+    ``patience`` seconds the task is logged and left, so a shutdown never hangs.
+    """
+    pending = {t for t in tasks if not t.done()}
+    deadline = asyncio.get_running_loop().time() + patience
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            log.error("background tasks did not stop: %s", sorted(t.get_name() for t in pending))
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
 
 
 def broker_for(service: ServiceName, settings: CommonSettings) -> KafkaBroker:

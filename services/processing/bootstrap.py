@@ -19,7 +19,7 @@ from services.processing.settings import ProcessingSettings
 from shared import metrics
 from shared.auth import install_auth_errors
 from shared.kafka import RawPublisher, consumer_lag
-from shared.runtime import Resources, broker_for, build_service_app
+from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 from shared.settings import Topics
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         tasks = [asyncio.create_task(watch_lag()), asyncio.create_task(run_timers())]
 
         async def stop() -> None:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
             await publisher.stop()  # after the broker: the batch in hand has been published
 
         return stop

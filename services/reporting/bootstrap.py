@@ -22,7 +22,7 @@ from services.reporting.settings import ReportingSettings
 from shared import metrics
 from shared.auth import BearerAuth, install_auth_errors
 from shared.kafka import consumer_lag, raw_batch_decoder
-from shared.runtime import Resources, broker_for, build_service_app
+from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ def create_app(
         task = asyncio.create_task(background(), name="reporting-gauges")
 
         async def stop() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_tasks([task])
 
         return stop
 

@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from services.registry.adapters import repository
 from shared import metrics
 from shared.kafka import publish_raw_many
+from shared.runtime import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._republish_pending = republish
+        self._stopping = False
 
     async def republish(self) -> int:
         """Publish the current state of every entity; returns how many messages went out."""
@@ -85,7 +87,7 @@ class OutboxRelay:
         self._poke.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if self._republish_pending:
                     await self.republish()
@@ -94,16 +96,19 @@ class OutboxRelay:
             except Exception:  # keep relaying; the rows stay unpublished until it works
                 log.exception("registry outbox relay failed; will retry")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._poke.wait()
             self._poke.clear()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="registry-outbox-relay")
 
     async def stop(self) -> None:
+        """End the loop, then publish what is still unpublished (best effort)."""
+        self._stopping = True
+        self._poke.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
         with contextlib.suppress(Exception):
             await self.drain()
