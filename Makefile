@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration e2e bench schemas clean browser
+.PHONY: run test lint typecheck unit integration e2e bench schemas clean browser promtool
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON))")'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tthc up --demo
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser promtool lint typecheck
 	$(BIN)/python -m pytest -q -ra --durations=10
 
 lint: $(STAMP)
@@ -28,6 +28,15 @@ typecheck: $(STAMP)
 # Headless Chromium for the dashboard tests (Debian package; playwright drives it, no browser download).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# promtool checks the Prometheus config and runs the alert-rule unit tests; taken from Debian's
+# prometheus package into the venv (extracted, not installed: no server is started).
+promtool: $(BIN)/promtool
+
+$(BIN)/promtool: | $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	  { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } && \
+	  dpkg -x prometheus_*.deb x && cp x/usr/bin/promtool "$(CURDIR)/$@" && echo "promtool installed in $(BIN)"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -386,7 +387,9 @@ def test_compose_mounts_the_prometheus_config_where_the_command_reads_it() -> No
 
 # ---------------------------------------------------------------------------------------- promtool
 
-_PROMTOOL = shutil.which("promtool")
+# `make test` puts it in the venv (`make promtool`); one on the PATH does as well
+_VENV_PROMTOOL = Path(sys.executable).parent / "promtool"
+_PROMTOOL = str(_VENV_PROMTOOL) if _VENV_PROMTOOL.exists() else shutil.which("promtool")
 
 
 @pytest.mark.parametrize(
@@ -400,7 +403,7 @@ _PROMTOOL = shutil.which("promtool")
 )
 def test_promtool(args: list[str]) -> None:
     if _PROMTOOL is None:
-        pytest.skip("promtool not installed (Debian package prometheus)")
+        pytest.skip("promtool not installed: run `make promtool` (Debian package prometheus)")
     done = subprocess.run(
         [_PROMTOOL, *args], cwd=PROMETHEUS_DIR, capture_output=True, text=True, timeout=120, check=False
     )
