@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
 from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
@@ -54,6 +54,29 @@ class RawMessage:
     topic: str
     partition: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A stored assessment on its way to the compliance topic."""
+
+    dossier_code: str
+    revision: int
+    message: bytes
+    nonconformity_codes: tuple[str, ...]
+
+
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def compliance_message(assessment: DossierAssessment, stored: str, revision: int) -> bytes:
+    """The topic's JSON for ``assessment`` at ``revision``, from its :func:`repository.stored_json`.
+
+    The assessment is serialised once (for the table); the message is that text with the
+    revision and the assessment time put in front, which is the same object.
+    """
+    head = b'{"revision":%d,"assessed_at":%s,' % (revision, _INSTANT.dump_json(assessment.assessed_at))
+    return head + stored[1:].encode()
 
 
 @dataclass
@@ -171,7 +194,7 @@ async def reassess(
     dossier_codes: Sequence[str],
     now: datetime | None = None,
     in_hand: dict[str, list[DossierEvent]] | None = None,
-) -> list[DossierAssessment]:
+) -> list[Outgoing]:
     """Re-run the engine for ``dossier_codes``; store; return the assessments to publish.
 
     ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
@@ -203,26 +226,31 @@ async def reassess(
         results.append(evaluation.assessment)
         deadlines.append(evaluation.next_deadline)
     merged = await nonconformities.merge_statuses(conn, results)
-    revisions = await repository.save_assessments(conn, merged, deadlines)
+    bodies = [repository.stored_json(a) for a in merged]
+    revisions = await repository.save_assessments(conn, merged, deadlines, bodies)
     return [
-        a.model_copy(update={"revision": revisions[a.dossier_code]})
-        for a in merged
+        Outgoing(
+            a.dossier_code,
+            revisions[a.dossier_code],
+            compliance_message(a, body, revisions[a.dossier_code]),
+            tuple(nc.code for nc in a.nonconformities),
+        )
+        for a, body in zip(merged, bodies, strict=True)
         if a.dossier_code in revisions
     ]
 
 
-async def publish(ctx: ProcessingContext, outgoing: Sequence[DossierAssessment]) -> None:
+async def publish(ctx: ProcessingContext, outgoing: Sequence[Outgoing]) -> None:
     """Put assessments on the compliance topic, then remember they are published."""
     if not outgoing:
         return
-    messages = [(a.dossier_code.encode(), a.model_dump_json().encode()) for a in outgoing]
-    await ctx.publish_many(ctx.compliance_topic, messages)
-    raised = Counter(nc.code for a in outgoing for nc in a.nonconformities)
+    await ctx.publish_many(ctx.compliance_topic, [(o.dossier_code.encode(), o.message) for o in outgoing])
+    raised = Counter(code for o in outgoing for code in o.nonconformity_codes)
     for code, n in raised.items():
         metrics.NONCONFORMITIES_RAISED.labels(code).inc(n)
     async with ctx.pool.acquire() as conn:
-        await repository.mark_published(conn, [(a.dossier_code, a.revision) for a in outgoing])
-    metrics.ASSESSMENTS_PUBLISHED.inc(len(messages))
+        await repository.mark_published(conn, [(o.dossier_code, o.revision) for o in outgoing])
+    metrics.ASSESSMENTS_PUBLISHED.inc(len(outgoing))
 
 
 async def publish_unpublished(ctx: ProcessingContext, limit: int = CHUNK) -> int:

@@ -54,7 +54,7 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
                 continue
             seen.add(key)
             status = known.get((a.dossier_code, key), "open")
-            ncs.append(nc.model_copy(update={"status": status}))
+            ncs.append(nc if nc.status == status else nc.model_copy(update={"status": status}))
             upsert.append(
                 (
                     a.dossier_code,
@@ -68,7 +68,10 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
                     nc.detail,
                 )
             )
-        merged.append(a.model_copy(update={"nonconformities": tuple(ncs)}))
+        same = len(ncs) == len(a.nonconformities) and all(
+            x is y for x, y in zip(ncs, a.nonconformities, strict=True)
+        )
+        merged.append(a if same else a.model_copy(update={"nonconformities": tuple(ncs)}))
     if upsert:
         cols = list(zip(*upsert, strict=True))
         await conn.execute(

@@ -47,24 +47,37 @@ async def load_histories(
     histories: dict[str, list[DossierEvent]] = {
         code: list(events) for code, events in (in_hand or {}).items()
     }
-    known = {e.event_id for events in histories.values() for e in events}
+    known = [e.event_id for events in histories.values() for e in events]
+    # what is in hand is not read back (a hashed anti-join: the batch's own rows stay in PostgreSQL)
     rows = await conn.fetch(
-        "SELECT dossier_code, event_id, body::text AS body FROM processing.events WHERE dossier_code = ANY($1::text[])",
+        """
+        SELECT dossier_code, body::text AS body FROM processing.events
+        WHERE dossier_code = ANY($1::text[]) AND event_id NOT IN (SELECT unnest($2::text[]))
+        """,
         list(dossier_codes),
+        known,
     )
     for r in rows:
-        if r["event_id"] not in known:
-            histories.setdefault(r["dossier_code"], []).append(parse_dossier_event(r["body"]))
+        histories.setdefault(r["dossier_code"], []).append(parse_dossier_event(r["body"]))
     return histories
 
 
+def stored_json(item: DossierAssessment) -> str:
+    """The assessment as stored: without what changes on every run (revision, assessed_at)."""
+    return item.model_dump_json(exclude={"assessed_at", "revision"})
+
+
 async def save_assessments(
-    conn: Conn, items: Sequence[DossierAssessment], next_deadlines: Sequence[datetime | None]
+    conn: Conn,
+    items: Sequence[DossierAssessment],
+    next_deadlines: Sequence[datetime | None],
+    bodies: Sequence[str] | None = None,
 ) -> dict[str, int]:
     """Upsert assessments; return {dossier: revision} of those not yet published.
 
     The revision grows only when the assessment really changed, so consumers keep the newest;
-    the next deadline (the timer) is stored either way.
+    the next deadline (the timer) is stored either way. ``bodies``: the items' :func:`stored_json`
+    when the caller has it already.
     """
     if not items:
         return {}
@@ -95,7 +108,7 @@ async def save_assessments(
         [a.index_due_at for a in items],
         [a.resolved_at for a in items],
         [1 for _ in items],
-        [a.model_dump_json(exclude={"assessed_at", "revision"}) for a in items],
+        list(bodies) if bodies is not None else [stored_json(a) for a in items],
         list(next_deadlines),
     )
     return {r["dossier_code"]: r["revision"] for r in rows if r["revision"] > r["published_revision"]}
