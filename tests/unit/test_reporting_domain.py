@@ -103,13 +103,25 @@ def test_delta_of_a_revision_moves_counts_and_replaying_revisions_equals_the_las
     assert clean == {k: +v for k, v in direct.items()}
 
 
-def test_projection_adds_every_day_to_its_month_and_year() -> None:
+def test_projection_sums_the_days_per_field_and_every_day_has_ten_buckets() -> None:
     d = delta(None, fact(), TZ)
-    fd = project_to_fields(d, {"P": "Hộ tịch"})
-    assert fd[("D", date(2025, 3, 10), "A", "Hộ tịch")]["received"] == 1
-    assert fd[("M", date(2025, 3, 1), "A", "Hộ tịch")] == Counter(received=1, received_online=1, due=1)
-    assert fd[("Y", date(2025, 1, 1), "A", "Hộ tịch")]["due"] == 1
-    assert ("D", date(2025, 3, 10), "A", "") in project_to_fields(d, {})  # unknown procedure: field ''
+    d[("A", "P2", date(2025, 3, 10))] = Counter(received=2)
+    fd = project_to_fields(d, {"P": "Hộ tịch", "P2": "Hộ tịch"})
+    assert fd[("A", "Hộ tịch", date(2025, 3, 10))] == Counter(received=3, received_online=1)
+    assert fd[("A", "Hộ tịch", date(2025, 3, 12))] == Counter(due=1)
+    assert ("A", "", date(2025, 3, 10)) in project_to_fields(d, {})  # unknown procedure: field ''
+    assert buckets_of(date(2025, 3, 10)) == (
+        ("D", date(2025, 3, 10)),
+        ("D16", date(2025, 3, 1)),
+        ("D8", date(2025, 3, 9)),
+        ("D4", date(2025, 3, 9)),
+        ("D2", date(2025, 3, 9)),
+        ("M", date(2025, 3, 1)),
+        ("M8", date(2025, 1, 1)),
+        ("M4", date(2025, 1, 1)),
+        ("M2", date(2025, 3, 1)),
+        ("Y", date(2025, 1, 1)),
+    )
 
 
 @settings(max_examples=200, deadline=None)

@@ -170,24 +170,32 @@ _COLUMNS = ", ".join(COUNTERS)
 _COUNTER_TYPES = ", ".join(
     f"${i}::{'bigint' if c == 'processing_mdays' else 'int'}[]" for i, c in enumerate(COUNTERS, start=4)
 )
-_FIELD_COUNTER_TYPES = ", ".join(
-    f"${i}::{'bigint' if c == 'processing_mdays' else 'int'}[]" for i, c in enumerate(COUNTERS, start=5)
-)
 
 _DAILY_UPSERT = f"""
     INSERT INTO reporting.daily_rollup AS r (agency_code, procedure_code, day, {_COLUMNS})
     SELECT * FROM unnest($1::text[], $2::text[], $3::date[], {_COUNTER_TYPES})
     ON CONFLICT (agency_code, procedure_code, day) DO UPDATE SET {_SET_COUNTERS}
 """
+# Each (agency, field, day) goes to every bucket of reporting.buckets_of (migration 0002),
+# summed per bucket (a statement updates a row once) and in key order (no deadlocks).
 _FIELD_UPSERT = f"""
     INSERT INTO reporting.field_rollup AS r (grain, bucket, agency_code, field, {_COLUMNS})
-    SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], {_FIELD_COUNTER_TYPES})
+    SELECT b.grain, b.bucket, d.agency_code, d.field, {", ".join(f"sum(d.{c})" for c in COUNTERS)}
+    FROM unnest($1::text[], $2::text[], $3::date[], {_COUNTER_TYPES})
+        AS d(agency_code, field, day, {_COLUMNS})
+    CROSS JOIN LATERAL reporting.buckets_of(d.day) AS b
+    GROUP BY 1, 2, 3, 4
+    HAVING {" OR ".join(f"sum(d.{c}) <> 0" for c in COUNTERS)}
+    ORDER BY 1, 2, 3, 4
     ON CONFLICT (grain, bucket, agency_code, field) DO UPDATE SET {_SET_COUNTERS}
 """
 
 
 async def apply_rollup_delta(conn: Conn, d: Delta, fd: FieldDelta) -> None:
-    """Add a delta to the daily rollup and its projection per field (fixed key order: no deadlocks)."""
+    """Add a delta to the daily rollup and its projection per field (fixed key order: no deadlocks).
+
+    ``fd`` is per (agency, field, day); the statement books each day in all its buckets.
+    """
     if d:
         keys = sorted(d)
         await conn.execute(
@@ -204,7 +212,6 @@ async def apply_rollup_delta(conn: Conn, d: Delta, fd: FieldDelta) -> None:
             [k[0] for k in fkeys],
             [k[1] for k in fkeys],
             [k[2] for k in fkeys],
-            [k[3] for k in fkeys],
             *[[fd[k][c] for k in fkeys] for c in COUNTERS],
         )
 

@@ -52,13 +52,13 @@ def pieces_before(d: date) -> list[Piece]:
     out: list[Piece] = [("Y", EPOCH, d.replace(month=1, day=1))]
     months = 0
     for n in (*MONTH_BLOCKS, 1):
-        if (d.month - 1) & n:
+        while months + n <= d.month - 1:
             first = date(d.year, months + 1, 1)
             out.append((f"M{n}" if n > 1 else "M", first, first + _DAY))
             months += n
     days = 0
     for n in (*DAY_BLOCKS, 1):
-        if (d.day - 1) & n:
+        while days + n <= d.day - 1:
             first = d.replace(day=days + 1)
             out.append((f"D{n}" if n > 1 else "D", first, first + _DAY))
             days += n
