@@ -91,21 +91,22 @@ async def latency(
     _, ds = generate(settings, options)
     items = encoded(ds, options)
     published: dict[str, float] = {}
+    stored: dict[str, float] = {}  # processing has the resolution in PostgreSQL (first stage)
     seen: dict[str, float] = {}
     done = asyncio.Event()
 
     async def poll() -> None:
         while not done.is_set() or len(seen) < len(published):
-            pending = [c for c in published if c not in seen]
-            if pending:
-                rows = await conn.fetch(
-                    "SELECT dossier_code FROM reporting.dossier_facts "
-                    "WHERE dossier_code = ANY($1) AND resolved_at IS NOT NULL",
-                    pending,
-                )
-                now = time.perf_counter()
-                for r in rows:
-                    seen[r["dossier_code"]] = now
+            for table, marks in (("processing.dossiers", stored), ("reporting.dossier_facts", seen)):
+                pending = [c for c in published if c not in marks]
+                if pending:
+                    rows = await conn.fetch(
+                        f"SELECT dossier_code FROM {table} WHERE dossier_code = ANY($1) AND resolved_at IS NOT NULL",
+                        pending,
+                    )
+                    now = time.perf_counter()
+                    for r in rows:
+                        marks[r["dossier_code"]] = now
             if done.is_set() and time.perf_counter() > drain_until:
                 return
             await asyncio.sleep(0.05)
@@ -127,9 +128,10 @@ async def latency(
     done.set()
     await poller
     lat = sorted(seen[c] - published[c] for c in seen)
+    first = sorted(stored[c] - published[c] for c in stored)
 
-    def pct(q: float) -> float:
-        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+    def pct(q: float, values: list[float] = lat) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
 
     return {
         "events": len(items),
@@ -139,6 +141,8 @@ async def latency(
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": lat[-1] * 1000 if lat else float("nan"),
+        "processing_p50_ms": pct(0.50, first),
+        "processing_p99_ms": pct(0.99, first),
     }
 
 
@@ -223,7 +227,9 @@ def main() -> None:
             f"handed to the producer → `resolved_at` visible in `reporting.dossier_facts`, polled every 50 ms): "
             f"p50 {lat['p50_ms']:,.0f} ms, p99 {lat['p99_ms']:,.0f} ms, max {lat['max_ms']:,.0f} ms, "
             f"{lat['lost']:,.0f} not visible within {args.drain:.0f} s after the last send; target p99 < 1 s — "
-            f"**{'met' if lat['p99_ms'] < 1000 and not lat['lost'] else 'NOT met'}**\n"
+            f"**{'met' if lat['p99_ms'] < 1000 and not lat['lost'] else 'NOT met'}**. First stage alone "
+            f"(→ `resolved_at` stored by processing): p50 {lat['processing_p50_ms']:,.0f} ms, "
+            f"p99 {lat['processing_p99_ms']:,.0f} ms\n"
             f"- Peak RSS: {rss}\n"
             "- What limits it: processing stores, assesses and publishes every event in one Python process "
             '(about 7,000 events/s for one process on this machine, "Processing" sections; 2 cores shared with PostgreSQL, the broker and reporting); above that rate the topic backs up and '

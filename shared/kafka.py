@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared.settings import CommonSettings, Topics
@@ -63,6 +64,23 @@ def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
         logger=logging.getLogger(f"tthc.{client_id}.kafka"),
         log_level=logging.DEBUG,
     )
+
+
+def batch_consumer_options(settings: CommonSettings) -> dict[str, Any]:
+    """Subscriber options every service's consumers share: batches of raw records, offsets
+    committed only after the handler returned (i.e. after the batch is durable; on an error the
+    batch is sought back and consumed again), ``earliest`` for new groups."""
+    return {
+        "batch": True,
+        "max_records": settings.kafka_max_batch,
+        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "decoder": raw_batch_decoder,
+    }
 
 
 async def ensure_topics(settings: CommonSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:

@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
-from faststream import AckPolicy
 
 from services.reporting.entrypoints.access import token_lookup
 from services.reporting.entrypoints.dashboard import install_dashboard
@@ -21,7 +20,7 @@ from services.reporting.handlers import ReportingContext, handle_assessments, ha
 from services.reporting.settings import ReportingSettings
 from shared import metrics
 from shared.auth import BearerAuth, install_auth_errors
-from shared.kafka import consumer_lag, raw_batch_decoder
+from shared.kafka import batch_consumer_options, consumer_lag
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 
 log = logging.getLogger(__name__)
@@ -36,17 +35,7 @@ def create_app(
     holder: dict[str, ReportingContext] = {}
     tz = ZoneInfo(settings.timezone)
     now: Callable[[], datetime] = clock or (lambda: datetime.now(tz))
-    common: dict[str, Any] = {
-        "batch": True,
-        "max_records": settings.kafka_max_batch,
-        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
-        # offsets are committed after the handler returned, i.e. after the batch is durable
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "decoder": raw_batch_decoder,
-    }
+    common = batch_consumer_options(settings)
 
     @broker.subscriber(settings.topics.compliance, group_id=settings.reporting_group_id, **common)
     async def on_assessments(records: Any) -> None:

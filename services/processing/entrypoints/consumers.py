@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from services.processing.handlers import (
@@ -15,7 +14,7 @@ from services.processing.handlers import (
     handle_registry_batch,
 )
 from shared.contracts import DossierAssessment
-from shared.kafka import raw_batch_decoder
+from shared.kafka import batch_consumer_options
 from shared.settings import CommonSettings, Topics
 
 
@@ -27,18 +26,7 @@ def declare_consumers(
     broker: KafkaBroker, settings: CommonSettings, holder: dict[str, ProcessingContext]
 ) -> Any:
     """Declare the subscribers; ``holder['ctx']`` is filled once the pool exists."""
-    common: dict[str, Any] = {
-        "batch": True,
-        "max_records": settings.kafka_max_batch,
-        "batch_timeout_ms": settings.kafka_batch_timeout_ms,
-        "auto_offset_reset": "earliest",
-        "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
-        # offsets are committed only after the handler returned, i.e. after the batch is durable;
-        # on an error the batch is sought back and consumed again
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "decoder": raw_batch_decoder,
-    }
+    common = batch_consumer_options(settings)
 
     @broker.subscriber(
         settings.topics.dossier_events,
