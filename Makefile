@@ -45,7 +45,8 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 1 --write
 	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 2 --write
-	$(BIN)/python -m bench.e2e --write
+	$(BIN)/python -m bench.processing_floor --dossiers 40000 --write
+	$(BIN)/python -m bench.e2e --processing-replicas 1 --write
 	$(BIN)/python -m bench.ingest --write
 	$(BIN)/python -m bench.replay --write
 	$(BIN)/python -m bench.reporting_form06

@@ -175,8 +175,12 @@ def main() -> None:
     ap.add_argument("--latency-dossiers", type=int, default=5_000, help="dossiers of the fixed-rate phase")
     ap.add_argument("--rate", type=float, default=5_000.0, help="events/s of the fixed-rate phase")
     ap.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last markers")
+    ap.add_argument(
+        "--processing-replicas", type=int, default=1, help="processing processes in one consumer group"
+    )
     ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
     args = ap.parse_args()
+    names = [*SERVICES, *(f"processing-{n}" for n in range(2, args.processing_replicas + 1))]
     with private_stack() as (pg, kafka, work):
         settings = CommonSettings(database_url=pg.dsn, kafka_bootstrap_servers=kafka.bootstrap_servers)
         asyncio.run(migrate_all(pg.dsn))
@@ -188,12 +192,12 @@ def main() -> None:
             "TTHC_ADMIN_TOKEN": TOKEN,
             "TTHC_LOG_LEVEL": "WARNING",
         }
-        ports = {name: free_port() for name in SERVICES}
+        ports = {name: free_port() for name in names}
         children: dict[str, subprocess.Popen[bytes]] = {}
         with (work / "services.log").open("wb") as log:
             try:
-                for name in SERVICES:
-                    children[name] = start_service(name, env, ports[name], log)
+                for name in names:
+                    children[name] = start_service(name.split("-")[0], env, ports[name], log)
                 s, lat, peak = asyncio.run(
                     run(
                         settings,
@@ -208,14 +212,15 @@ def main() -> None:
                 for child in children.values():
                     child.wait(30)
     rate = s["events"] / s["seconds"]
-    rss = ", ".join(f"{n} {peak[n] / 2**20:.0f} MiB" for n in SERVICES)
+    rss = ", ".join(f"{n} {peak[n] / 2**20:.0f} MiB" for n in names)
     print(f"peak RSS: {rss}")
     if args.write:
         write_section(
             TITLE,
-            f"- Command: `.venv/bin/python -m bench.e2e --write` (commit {git_commit()}, "
-            f"{datetime.now().astimezone():%Y-%m-%d})\n"
-            "- Stack: registry, processing, reporting as one process each; PostgreSQL (fsync on) and the local "
+            f"- Command: `.venv/bin/python -m bench.e2e --processing-replicas {args.processing_replicas} --write` "
+            f"(commit {git_commit()}, {datetime.now().astimezone():%Y-%m-%d})\n"
+            f"- Stack: registry and reporting as one process each, processing as {args.processing_replicas} "
+            "process(es) in one consumer group; PostgreSQL (fsync on) and the local "
             "broker private to the run; the simulated province (docs/simulator.md) put into the registry over HTTP\n"
             f"- **Sustained: {rate:,.0f} events/s** — {s['dossiers']:,.0f} dossiers, {s['events']:,.0f} events "
             f"published as fast as possible (the producer alone took {s['publish_seconds']:.1f} s), "
