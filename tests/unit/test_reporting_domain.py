@@ -135,9 +135,9 @@ def test_cumulative_pieces_count_each_earlier_day_once(days: list[date], point: 
         for b in buckets_of(d):
             buckets[b] += 1
     total = sum(
-        n
+        n * sign
         for (g, b), n in buckets.items()
-        for grain, lo, hi in pieces_before(point)
+        for grain, lo, hi, sign in pieces_before(point)
         if g == grain and lo <= b < hi
     )
     assert total == sum(1 for d in days if d < point)
@@ -173,13 +173,19 @@ def test_weighted_pieces_read_each_bucket_once_with_every_points_weight(
     assert got == want
 
 
-def test_a_cumulative_reads_at_most_seven_buckets_besides_the_years() -> None:
-    day = date(2024, 1, 1)
+def test_a_cumulative_reads_at_most_five_buckets_besides_the_years() -> None:
+    day = date(2023, 1, 1)
     while day < date(2025, 1, 2):
-        assert len([p for p in pieces_before(day) if p[0] != "Y"]) <= 7
+        assert len([p for p in pieces_before(day) if p[0] != "Y"]) <= 5
         day += timedelta(days=1)
-    # the statutory year 15/12/2023 → 14/12/2024: both ends and the years, each bucket once
-    assert len(weigh([(date(2023, 12, 15), (-1, 1)), (date(2024, 12, 15), (1, 0))])) == 14
+    # 15 December: the years up to December's − 15–16 December − 17–31 December
+    assert pieces_before(date(2024, 12, 15)) == [
+        ("Y", date(1, 1, 1), date(2025, 1, 1), 1),
+        ("D2", date(2024, 12, 15), date(2024, 12, 16), -1),
+        ("D16", date(2024, 12, 17), date(2024, 12, 18), -1),
+    ]
+    # the statutory year 15/12/2023 → 14/12/2024: two year ranges and four blocks, each read once
+    assert len(weigh([(date(2023, 12, 15), (-1, 1)), (date(2024, 12, 15), (1, 0))])) == 6
 
 
 def test_form06_numbers_from_cumulative_counters() -> None:

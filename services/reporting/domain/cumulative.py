@@ -3,13 +3,16 @@
 Every day's counts are added to ten buckets (:func:`buckets_of`): the day, the day blocks
 of 2, 4, 8 and 16 days inside its month, the month, the month blocks of 2, 4 and 8 months
 inside its year, and the year. A block's first day (month) minus the month's (year's) first
-is a multiple of its size, so the days of a month before day ``k + 1`` are the blocks of the
-binary digits of ``k``: Σ of a counter over every day before ``d`` = the year buckets before
-``d``'s year + at most 3 month blocks + at most 4 day blocks (:func:`pieces_before`).
+is a multiple of its size, so any run of days of a month (months of a year) is a few aligned
+blocks. Σ of a counter over every day before ``d`` is read either forwards (the years before
+``d``'s + the months of its year before its month + the days of its month before it) or, when
+that takes fewer buckets, backwards from the next month or year (the years up to ``d``'s −
+the months after … − the days from ``d`` on): :func:`pieces_before` keeps the shorter, at
+most 5 buckets besides the years (15 December: the years up to it − 15–16 − 17–31 December).
 
 A period's flow is ``cum(end) - cum(start)``; a stock at an instant is a difference of two
 cumulative flows. :func:`weigh` reads each bucket once for all the points of a report,
-with the weight every point gives it. The rows read are bounded by (years of history + 7)
+with the weight every point gives it. The rows read are bounded by (years of history + 5)
 per agency, field and point, whatever the number of dossiers.
 """
 
@@ -27,7 +30,7 @@ MONTH_BLOCKS = (8, 4, 2)
 #: every grain of ``reporting.field_rollup`` (migrations 0001 and 0002)
 GRAINS = ("D", *(f"D{n}" for n in DAY_BLOCKS), "M", *(f"M{n}" for n in MONTH_BLOCKS), "Y")
 
-Piece = tuple[str, date, date]  # (grain, first bucket, bucket after the last)
+Piece = tuple[str, date, date, int]  # (grain, first bucket, bucket after the last, sign)
 Weights = tuple[int, ...]
 WeightedPiece = tuple[str, date, date, Weights]
 
@@ -47,22 +50,57 @@ def buckets_of(day: date) -> tuple[tuple[str, date], ...]:
     )
 
 
-def pieces_before(d: date) -> list[Piece]:
-    """Bucket ranges whose sum is the cumulative total of the days before ``d``."""
-    out: list[Piece] = [("Y", EPOCH, d.replace(month=1, day=1))]
-    months = 0
-    for n in (*MONTH_BLOCKS, 1):
-        while months + n <= d.month - 1:
-            first = date(d.year, months + 1, 1)
-            out.append((f"M{n}" if n > 1 else "M", first, first + _DAY))
-            months += n
-    days = 0
-    for n in (*DAY_BLOCKS, 1):
-        while days + n <= d.day - 1:
-            first = d.replace(day=days + 1)
-            out.append((f"D{n}" if n > 1 else "D", first, first + _DAY))
-            days += n
+def _blocks(first: int, end: int, sizes: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(offset, size) of the aligned blocks covering the units [first, end), fewest first-fit."""
+    out = []
+    at = first
+    while at < end:
+        size = next(n for n in (*sizes, 1) if at % n == 0 and at + n <= end)
+        out.append((at, size))
+        at += size
     return out
+
+
+def pieces_before(d: date) -> list[Piece]:
+    """Signed bucket ranges whose sum is the cumulative total of the days before ``d``.
+
+    Of the four ways (days forwards from the month's first or backwards from the next month's;
+    months forwards from January or backwards from next January) the one with fewest pieces.
+    A block may run past the end of its month or year: the days it would hold there do not exist.
+    """
+    year = date(d.year, 1, 1)
+    next_year = date(d.year + 1, 1, 1) if d.year < 9999 else None
+    days_in_month = ((d.replace(day=28) + timedelta(days=4)).replace(day=1) - _DAY).day
+
+    def months(upto: int) -> list[Piece]:
+        """Σ before month ``upto`` (0–12) of ``d``'s year."""
+        forwards: list[Piece] = [("Y", EPOCH, year, 1)]
+        forwards += [_month_piece(d.year, at, n, 1) for at, n in _blocks(0, upto, MONTH_BLOCKS)]
+        if next_year is None:
+            return forwards
+        backwards: list[Piece] = [("Y", EPOCH, next_year, 1)]
+        backwards += [_month_piece(d.year, at, n, -1) for at, n in _blocks(upto, 16, MONTH_BLOCKS) if at < 12]
+        return forwards if len(forwards) <= len(backwards) else backwards
+
+    month = d.replace(day=1)
+    k = d.day - 1
+    forwards = months(d.month - 1) + [_day_piece(month, at, n, 1) for at, n in _blocks(0, k, DAY_BLOCKS)]
+    if d.month == 12 and next_year is None:
+        return forwards
+    backwards = months(d.month) + [
+        _day_piece(month, at, n, -1) for at, n in _blocks(k, 32, DAY_BLOCKS) if at < days_in_month
+    ]
+    return forwards if len(forwards) <= len(backwards) else backwards
+
+
+def _month_piece(year: int, at: int, n: int, sign: int) -> Piece:
+    first = date(year, at + 1, 1)
+    return (f"M{n}" if n > 1 else "M", first, first + _DAY, sign)
+
+
+def _day_piece(month: date, at: int, n: int, sign: int) -> Piece:
+    first = month + timedelta(days=at)
+    return (f"D{n}" if n > 1 else "D", first, first + _DAY, sign)
 
 
 def weigh(points: Sequence[tuple[date, Weights]]) -> list[WeightedPiece]:
@@ -75,8 +113,8 @@ def weigh(points: Sequence[tuple[date, Weights]]) -> list[WeightedPiece]:
     width = len(points[0][1]) if points else 0
     by_grain: dict[str, list[tuple[date, date, Weights]]] = {}
     for d, w in points:
-        for grain, lo, hi in pieces_before(d):
-            by_grain.setdefault(grain, []).append((lo, hi, w))
+        for grain, lo, hi, sign in pieces_before(d):
+            by_grain.setdefault(grain, []).append((lo, hi, tuple(sign * x for x in w)))
     out: list[WeightedPiece] = []
     for grain in GRAINS:
         ranges = by_grain.get(grain, [])
