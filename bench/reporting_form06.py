@@ -71,11 +71,14 @@ async def generate(conn: asyncpg.Connection, args: argparse.Namespace, started: 
         f"≈{mean:.1f} dossiers per cell-day",
         started,
     )
+    # staged without indexes, then copied into field_rollup in the physical order --layout asks for
+    await conn.execute("DROP TABLE IF EXISTS bench_rollup")
+    await conn.execute("CREATE UNLOGGED TABLE bench_rollup (LIKE reporting.field_rollup)")
     for year in range(first_year, last_year + 1):
         t0 = time.monotonic()
         await conn.execute(
             """
-            INSERT INTO reporting.field_rollup (grain, bucket, agency_code, field, received, received_online,
+            INSERT INTO bench_rollup (grain, bucket, agency_code, field, received, received_online,
                 received_postal, resolved_early, resolved_on_time, resolved_late, resolved_index_late,
                 processing_mdays, processing_n, closed, due, due_closed)
             SELECT 'D', d, a, f, r, r * 6 / 10, r / 20, r * 7 / 10, r / 5, r - r * 7 / 10 - r / 5, r / 8,
@@ -93,23 +96,34 @@ async def generate(conn: asyncpg.Connection, args: argparse.Namespace, started: 
             args.fields,
         )
         say(f"  days of {year}: {time.monotonic() - t0:.1f} s", started)
+    # every coarser bucket, each grain summed from the finer one it is made of (blocks nest), by
+    # the rule the consumer books with (reporting.buckets_of, migration 0002)
     t0 = time.monotonic()
-    # every coarser bucket of each day, by the rule the consumer books with (migration 0002)
-    await conn.execute(
-        """
-        INSERT INTO reporting.field_rollup (grain, bucket, agency_code, field, received, received_online,
-            received_postal, resolved_early, resolved_on_time, resolved_late, resolved_index_late,
-            processing_mdays, processing_n, closed, due, due_closed)
-        SELECT b.grain, b.bucket, r.agency_code, r.field, sum(r.received), sum(r.received_online),
-               sum(r.received_postal), sum(r.resolved_early), sum(r.resolved_on_time), sum(r.resolved_late),
-               sum(r.resolved_index_late), sum(r.processing_mdays), sum(r.processing_n), sum(r.closed),
-               sum(r.due), sum(r.due_closed)
-        FROM reporting.field_rollup r CROSS JOIN LATERAL reporting.buckets_of(r.bucket) AS b
-        WHERE r.grain = 'D' AND b.grain <> 'D'
-        GROUP BY 1, 2, 3, 4
-        """
-    )
+    finer = "D"
+    for grain in ("D2", "D4", "D8", "D16", "M", "M2", "M4", "M8", "Y"):
+        await conn.execute(
+            """
+            INSERT INTO bench_rollup (grain, bucket, agency_code, field, received, received_online,
+                received_postal, resolved_early, resolved_on_time, resolved_late, resolved_index_late,
+                processing_mdays, processing_n, closed, due, due_closed)
+            SELECT b.grain, b.bucket, r.agency_code, r.field, sum(r.received), sum(r.received_online),
+                   sum(r.received_postal), sum(r.resolved_early), sum(r.resolved_on_time),
+                   sum(r.resolved_late), sum(r.resolved_index_late), sum(r.processing_mdays),
+                   sum(r.processing_n), sum(r.closed), sum(r.due), sum(r.due_closed)
+            FROM bench_rollup r CROSS JOIN LATERAL reporting.buckets_of(r.bucket) AS b
+            WHERE r.grain = $1 AND b.grain = $2
+            GROUP BY 1, 2, 3, 4
+            """,
+            finer,
+            grain,
+        )
+        finer = grain
     say(f"  block, month and year buckets: {time.monotonic() - t0:.1f} s", started)
+    t0 = time.monotonic()
+    order = "random()" if args.layout == "scattered" else "grain, bucket, agency_code, field"
+    await conn.execute(f"INSERT INTO reporting.field_rollup SELECT * FROM bench_rollup ORDER BY {order}")
+    await conn.execute("DROP TABLE bench_rollup")
+    say(f"  into reporting.field_rollup ({args.layout}): {time.monotonic() - t0:.1f} s", started)
     t0 = time.monotonic()
     await conn.execute("VACUUM ANALYZE reporting.field_rollup")
     await conn.execute("VACUUM ANALYZE reporting.agencies")
@@ -198,9 +212,11 @@ async def main(args: argparse.Namespace) -> int:
             line = f"| `{q}` | {r['p50']:.1f} | {r['p95']:.1f} | {int(r['rows'])} | {int(r['received']):,} |"
             lines.append(line)
             say(f"{q}: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms ({int(r['rows'])} agency rows)", started)
-        whole_year = results[queries[0]]
-        verdict = "met" if whole_year["p95"] < 100 else "NOT met"
-        say(f"target (whole province, whole year, p95 < 100 ms): {verdict}", started)
+        # the target: the whole province and year, in both calendar views
+        year_p95 = max(results[queries[0]]["p95"], results[queries[1]]["p95"])
+        slowest = max(results, key=lambda q: results[q]["p95"])
+        verdict = "met" if year_p95 < 100 else "NOT met"
+        say(f"target (whole province, whole year, both calendars, p95 < 100 ms): {verdict}", started)
         if args.write:
             from bench.common import write_section
 
@@ -213,10 +229,18 @@ async def main(args: argparse.Namespace) -> int:
                 f"{counts.get('Y', 0):,} year buckets\n"
                 f"- Load average (1 min) before / after the timed requests: {load[0]:.2f} / {load[1]:.2f} "
                 "(2-core machine shared with other work: figures vary with it)\n"
+                f"- Rollup rows in {args.layout} physical order"
+                + (
+                    " (random, as rows written over months of live traffic are)"
+                    if args.layout == "scattered"
+                    else ""
+                )
+                + "\n"
                 f"- Measured in process (FastAPI app → asyncpg → PostgreSQL, JSON answer), "
                 f"{args.repeat} requests each after 3 warm-up requests\n"
                 f"- Target: Biểu 06 for the whole province and year answers in < 100 ms — **{verdict}** "
-                f"(p95 {whole_year['p95']:.1f} ms)\n\n"
+                f"(p95 {results[queries[0]]['p95']:.1f} ms calendar year, {results[queries[1]]['p95']:.1f} ms "
+                f"statutory year; slowest request of the table: p95 {results[slowest]['p95']:.1f} ms)\n\n"
                 "| request | p50 ms | p95 ms | agency rows | received total |\n|---|---|---|---|---|\n"
                 + "\n".join(lines)
                 + '\n\nWhy it is bounded: docs/reporting.md ("Bounded reads": power-of-two day and month blocks, '
@@ -224,7 +248,7 @@ async def main(args: argparse.Namespace) -> int:
             )
             write_section("Reporting: Biểu 06 latency", body)
             say("wrote docs/benchmarks.md", started)
-        return 0 if whole_year["p95"] < 100 or not args.strict else 1
+        return 0 if year_p95 < 100 or not args.strict else 1
     finally:
         if pg is not None:
             pg.stop()
@@ -239,6 +263,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--years", type=int, default=3, help="years of history")
     p.add_argument("--year", type=int, default=2024, help="the year reported on (the last one generated)")
     p.add_argument("--repeat", type=int, default=50, help="timed requests per query")
+    p.add_argument(
+        "--layout",
+        choices=("scattered", "clustered"),
+        default="scattered",
+        help="physical order of the rollup rows: scattered (random, as rows created over months of live "
+        "traffic are: about one heap page per row read) or clustered (key order: the best case)",
+    )
     p.add_argument("--dsn", default="", help="an existing, empty PostgreSQL database (default: embedded)")
     p.add_argument(
         "--write", action=argparse.BooleanOptionalAction, default=True, help="update docs/benchmarks.md"
