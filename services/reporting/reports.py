@@ -124,7 +124,7 @@ async def form06(conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[s
 async def flows_per_agency(
     conn: Conn, b: Bounds, agencies: Sequence[str] | None
 ) -> dict[str, dict[str, int]]:
-    """Period flows (every counter) per agency: ``cum(end) - cum(start)``, read as one weighted range."""
+    """Period flows (every counter) per agency: ``cum(end) - cum(start)``, in one weighted read."""
     pieces = weigh([(b.period.first, (-1,)), (b.period.end_exclusive, (1,))])
     flows = await views.flows_by_agency(conn, pieces, agencies)
     return {a: c for a, c in flows.items() if any(c.values())}
