@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import metrics
+
+# A page offset: PostgreSQL's OFFSET is a bigint, so a larger number is the client's error (422), not ours.
+Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="rows to skip")]
 
 HealthCheck = Callable[[], Awaitable[None]]
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.processing.adapters import nonconformities, registry_copy
 from services.processing.handlers import publish_unpublished
 from shared.auth import BearerAuth, Forbidden, Principal, Role
+from shared.http import Offset
 
 router = APIRouter(prefix="/api/v1")
 
@@ -58,7 +59,7 @@ async def list_nonconformities(
     detected_to: datetime | None = None,
     include_inactive: Annotated[bool, Query(description="also findings the engine no longer raises")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The nonconformity register (sổ theo dõi sự không phù hợp), filtered and paged."""
     f = nonconformities.RegisterFilter(

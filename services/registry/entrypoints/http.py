@@ -35,7 +35,7 @@ from shared.contracts.registry import (
     QmsState,
     Role,
 )
-from shared.http import problem
+from shared.http import Offset, problem
 
 
 async def principal(request: Request) -> Principal:
@@ -45,7 +45,6 @@ async def principal(request: Request) -> Principal:
 
 Who = Annotated[Principal, Depends(principal)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(principal)])
 

@@ -15,6 +15,7 @@ from services.reporting.adapters import exports
 from services.reporting.domain.periods import PeriodError, parse_period
 from services.reporting.entrypoints.access import Caller, caller
 from shared.contracts.registry import Role
+from shared.http import Offset
 
 router = APIRouter(prefix="/api/v1")
 
@@ -225,7 +226,7 @@ async def nonconformities(
     ] = None,
     calendar: CalendarQuery = "calendar",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     format: FormatQuery = "json",
 ) -> Response:
     """The nonconformity register (sổ theo dõi sự không phù hợp) with corrective-action status."""
