@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import random
 import sys
 import time
 from collections.abc import Iterator
@@ -31,11 +29,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
 from bench.common import git_commit, private_stack, write_section
-from bench.processing import PROCEDURES, dossier
+from bench.processing import PROCEDURES, new_producer, publish_all, stream
 from services.processing.adapters.repository import insert_events, stored_json
 from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
 from shared.contracts.events import DossierEvent, parse_dossier_event
@@ -73,16 +71,10 @@ class CpuMeter:
 
 
 async def publish(servers: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=20, max_batch_size=512 * 1024)
+    producer = new_producer(servers)
     await producer.start()
     try:
-        futures = []
-        for key, value in tqdm(messages, desc="publishing", unit="event", file=sys.stdout, mininterval=2):
-            futures.append(await producer.send(TOPIC, value, key=key))
-            if len(futures) > 20_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
+        await publish_all(producer, TOPIC, messages, len(messages))
     finally:
         await producer.stop()
 
@@ -153,12 +145,7 @@ def main() -> None:
     ap.add_argument("--dossiers", type=int, default=40_000)
     ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
     args = ap.parse_args()
-    rng = random.Random(42)
-    raw = [
-        (str(e["dossier_code"]).encode(), json.dumps(e).encode())
-        for i in range(args.dossiers)
-        for e in dossier(i, rng)
-    ]
+    raw = list(stream(args.dossiers))
     n = len(raw)
     cpu: dict[str, float] = {}
     with private_stack() as (pg, kafka, _):
