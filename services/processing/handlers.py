@@ -200,6 +200,7 @@ async def reassess(
     ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
     """
     now = now or ctx.clock()
+    await repository.lock_dossiers(conn, dossier_codes)
     histories = await repository.load_histories(
         conn, dossier_codes, {c: in_hand[c] for c in dossier_codes if c in in_hand} if in_hand else None
     )
@@ -278,7 +279,7 @@ async def fire_timers(ctx: ProcessingContext, limit: int = CHUNK) -> int:
     """Re-assess dossiers whose next deadline has passed (OVERDUE, STEP_OVERDUE, apology, index).
 
     Timers are rows of the database (``next_deadline``), so they survive restarts; several
-    replicas share the work with ``FOR UPDATE SKIP LOCKED``.
+    replicas share the work: a dossier another transaction holds is skipped (``claim_due_timers``).
     """
     now = ctx.clock()
     async with ctx.pool.acquire() as conn, conn.transaction():

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from services.processing.adapters.repository import lock_dossiers
 from shared.contracts import DossierAssessment, NonconformityRecord
 from shared.db import Conn
 
@@ -144,6 +145,7 @@ async def change_status(
     """Move one finding along its lifecycle; marks the dossier's assessment for re-publication."""
     if status not in STATUSES:
         raise TransitionError(f"status must be one of {', '.join(STATUSES)}")
+    await lock_dossiers(conn, [dossier_code])  # before any row lock, as every assessment does
     row = await conn.fetchrow(
         "SELECT status FROM processing.nonconformities WHERE dossier_code = $1 AND nc_key = $2 FOR UPDATE",
         dossier_code,

@@ -149,12 +149,32 @@ async def lock_keys(conn: Conn, keys: Sequence[str], *, exclusive: bool) -> None
     )
 
 
+async def lock_dossiers(conn: Conn, dossier_codes: Sequence[str]) -> None:
+    """Take the dossiers' locks until the transaction ends: one assessment of a dossier at a time.
+
+    Without it an assessment started by a registry change or a timer could read the dossier's
+    events before a concurrent event batch committed its own, and store its older verdict over
+    the batch's newer one (seen as a resolved dossier left pending). Every path takes these
+    locks, in code order, before it reads events or writes the dossier's row, so a later
+    assessment always sees what the earlier one committed. Advisory, not row locks: a dossier's
+    first event has no row to lock yet.
+    """
+    await lock_keys(conn, [f"dossier:{c}" for c in dossier_codes], exclusive=True)
+
+
 async def claim_due_timers(conn: Conn, now: datetime, limit: int) -> list[str]:
-    """Dossiers whose next deadline has passed, locked for this transaction (others skip them)."""
+    """Dossiers whose next deadline has passed, with their locks (:func:`lock_dossiers`) taken.
+
+    A dossier another transaction holds (an event batch, another replica's sweep) is skipped:
+    the holder re-assesses it anyway, or the next sweep does.
+    """
     rows = await conn.fetch(
         """
-        SELECT dossier_code FROM processing.dossiers
-        WHERE next_deadline <= $1 ORDER BY next_deadline LIMIT $2 FOR UPDATE SKIP LOCKED
+        SELECT dossier_code FROM (
+            SELECT dossier_code FROM processing.dossiers
+            WHERE next_deadline <= $1 ORDER BY next_deadline LIMIT $2
+        ) due
+        WHERE pg_try_advisory_xact_lock(hashtextextended('tthc.dossier:' || dossier_code, 0))
         """,
         now,
         limit,
