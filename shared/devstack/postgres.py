@@ -118,6 +118,8 @@ class LocalPostgres:
             "-c",
             "shared_buffers=256MB",
             "-c",
+            "max_locks_per_transaction=512",  # a processing batch locks each of its dossiers (docker-compose.yml)
+            "-c",
             "log_min_messages=warning",
         ]
         if not self.fsync:

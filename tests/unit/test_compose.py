@@ -409,3 +409,19 @@ def test_dockerfile_installs_project_without_dev_extras_and_runs_registry() -> N
     for needed in ("pyproject.toml", "shared", "services"):
         assert needed in copied, f"Dockerfile does not copy {needed}"
         assert (ROOT / needed).exists()
+
+
+def test_postgres_lock_table_holds_the_dossier_locks_of_concurrent_batches(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # processing locks every dossier of a batch until commit (services/processing/adapters/repository.py,
+    # lock_dossiers); PostgreSQL's shared lock table has max_locks_per_transaction × max_connections slots
+    from services.processing.handlers import CHUNK
+    from shared.settings import CommonSettings
+
+    command = services["postgres"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    slots = int(settings["max_locks_per_transaction"]) * int(settings.get("max_connections", 100))
+    # two replicas each with a full batch, a timer sweep and a registry re-assessment chunk, twice over
+    needed = 2 * (2 * CommonSettings().kafka_max_batch + 2 * CHUNK)
+    assert slots >= needed, f"{slots} lock slots for {needed}: raise max_locks_per_transaction"
