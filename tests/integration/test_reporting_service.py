@@ -827,3 +827,24 @@ async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
         await a.close()
         await b.close()
     assert datetime.now(UTC) > APRIL
+
+
+async def test_page_numbers_and_offsets_past_postgresql_bigint_are_422_not_500(
+    pool: asyncpg.Pool, database: str
+) -> None:
+    await load(pool)
+    huge = "30605339606197055488"
+    async with client(http_app(pool, database, APRIL)) as c:
+        register = await c.get(
+            "/api/v1/reports/nonconformities", params={"period": "2025-03", "offset": huge}
+        )
+        dossiers = await c.get(
+            f"/dashboard/agency/{DEPARTMENT}/procedure/2.000815", params={"period": "2025-03", "page": huge}
+        )
+        last_page = await c.get(
+            f"/dashboard/agency/{DEPARTMENT}/procedure/2.000815",
+            params={"period": "2025-03", "page": str((2**63 - 1) // 50)},
+        )
+    assert register.status_code == 422 and "offset" in register.text
+    assert dossiers.status_code == 422 and "page" in dossiers.text
+    assert last_page.status_code == 200  # the largest page is simply empty

@@ -292,7 +292,7 @@ async def procedure_dossiers(
     period: PeriodQ = None,
     calendar: str = "calendar",
     lang: LangQ = None,
-    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=(2**63 - 1) // PAGE_SIZE)] = 1,
 ) -> HTMLResponse:
     page = Page(request, period, calendar, lang)
     b = page.bounds
