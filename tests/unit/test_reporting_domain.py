@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from services.reporting.domain.cumulative import buckets_of, pieces_before, weigh
 from services.reporting.domain.form06 import AgencyInfo, assemble, form06_counts, overdue_at
 from services.reporting.domain.indicators import indicators
-from services.reporting.domain.periods import PeriodError, parse_period
+from services.reporting.domain.periods import CalendarKind, PeriodError, parse_period
 from services.reporting.domain.qms import Window, qms_status
 from services.reporting.domain.rollup import Fact, contributions, delta, merge, project_to_fields
 from shared.contracts.registry import AgencyRecord, QmsRecord
@@ -47,6 +47,14 @@ def test_periods(text: str, kind: str, first: date, last: date) -> None:
 def test_bad_period_says_what_to_write() -> None:
     with pytest.raises(PeriodError, match="YYYY-MM"):
         parse_period("March")
+
+
+@pytest.mark.parametrize("text", ["0001", "9999-12", "1969-H2", "0000-Q1"])
+@pytest.mark.parametrize("kind", ["calendar", "statutory"])
+def test_a_year_out_of_range_is_a_period_error_not_a_date_overflow(text: str, kind: CalendarKind) -> None:
+    with pytest.raises(PeriodError, match="the year must be 1970–2999"):
+        parse_period(text, kind)
+    assert parse_period("2999-12", kind).last.year in (2999, 3000)
 
 
 def fact(**kw: object) -> Fact:

@@ -34,6 +34,10 @@ class Period:
         return self.last + timedelta(days=1)
 
 
+# Dossiers are dated within these years; beyond them the date arithmetic of a period's bounds overflows.
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+
 def _month_start(year: int, month: int) -> date:
     while month < 1:
         year, month = year - 1, month + 12
@@ -50,6 +54,8 @@ def parse_period(text: str, kind: CalendarKind = "calendar", start_day: int = 15
             f"period {text!r} is not understood: use YYYY-MM (2025-03), YYYY-Qn (2025-Q1), YYYY-Hn (2021-H1) or YYYY"
         )
     year = int(m["year"])
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(f"period {text!r}: the year must be {MIN_YEAR}–{MAX_YEAR}")
     if m["month"]:
         month = int(m["month"])
         if not 1 <= month <= 12:
