@@ -104,12 +104,7 @@ async def consume(servers: str, total: int) -> int:
 def assess(histories: dict[str, list[DossierEvent]], now: datetime) -> int:
     settings = CommonSettings()
     calendar = settings.calendar([])
-    rules = ClockRules(
-        in_person_cutoff=settings.in_person_cutoff,
-        supplement_window_working_days=settings.supplement_window_working_days,
-        apology_lead_working_days=settings.apology_lead_working_days,
-        apology_resets_allowed=settings.apology_resets_allowed,
-    )
+    rules = ClockRules.from_settings(settings)
     terms = {
         code: ProcedureTerms.from_record(
             ProcedureRecord.model_validate(

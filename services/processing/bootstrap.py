@@ -45,12 +45,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             publish_many=publish_many,
             calendar=settings.calendar(overrides),
             make_calendar=settings.calendar,
-            rules=ClockRules(
-                in_person_cutoff=settings.in_person_cutoff,
-                supplement_window_working_days=settings.supplement_window_working_days,
-                apology_lead_working_days=settings.apology_lead_working_days,
-                apology_resets_allowed=settings.apology_resets_allowed,
-            ),
+            rules=ClockRules.from_settings(settings),
             compliance_topic=settings.topics.compliance,
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
         )

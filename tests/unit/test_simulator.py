@@ -40,12 +40,7 @@ def test_the_engine_agrees_with_the_ground_truth() -> None:
     the engine, so agreement here means the construction and the rules say the same thing."""
     province = build_province()
     calendar = SETTINGS.calendar()
-    rules = ClockRules(
-        SETTINGS.in_person_cutoff,
-        SETTINGS.supplement_window_working_days,
-        SETTINGS.apology_lead_working_days,
-        SETTINGS.apology_resets_allowed,
-    )
+    rules = ClockRules.from_settings(SETTINGS)
     terms = {p.code: ProcedureTerms.from_record(p) for p in province.procedures}
     qms = {q.agency_code: q for q in province.qms}
     _, dossiers = generate(SETTINGS, Options(dossiers=800, seed=9, violation_rate=0.6, reference=REFERENCE))

@@ -10,10 +10,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from shared.calendar import Duration
 from shared.contracts.events import Channel
 from shared.contracts.registry import IsoProcessRecord, ProcedureRecord, QmsRecord, QmsState
+
+if TYPE_CHECKING:
+    from shared.settings import CommonSettings
 
 # QMS states in which the agency has announced (công bố) its scope and applies it.
 _ANNOUNCED_STATES = frozenset({QmsState.ANNOUNCED, QmsState.UPDATING, QmsState.REANNOUNCED})
@@ -35,6 +39,16 @@ class ClockRules:
     supplement_window_working_days: Decimal
     apology_lead_working_days: Decimal
     apology_resets_allowed: int = 1
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> ClockRules:
+        """The legal numbers as the deployment configures them."""
+        return cls(
+            in_person_cutoff=settings.in_person_cutoff,
+            supplement_window_working_days=settings.supplement_window_working_days,
+            apology_lead_working_days=settings.apology_lead_working_days,
+            apology_resets_allowed=settings.apology_resets_allowed,
+        )
 
 
 @dataclass(frozen=True)
