@@ -43,7 +43,6 @@ class OutboxRelay:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._republish_pending = republish
-        self._stopping = False
 
     async def republish(self) -> int:
         """Publish the current state of every entity; returns how many messages went out."""
@@ -87,7 +86,7 @@ class OutboxRelay:
         self._poke.set()
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 if self._republish_pending:
                     await self.republish()
@@ -101,13 +100,10 @@ class OutboxRelay:
             self._poke.clear()
 
     def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="registry-outbox-relay")
 
     async def stop(self) -> None:
         """End the loop, then publish what is still unpublished (best effort)."""
-        self._stopping = True
-        self._poke.set()
         if self._task is not None:
             await stop_tasks([self._task])
         with contextlib.suppress(Exception):
