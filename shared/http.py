@@ -14,8 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import metrics
 
-# A page offset: PostgreSQL's OFFSET is a bigint, so a larger number is the client's error (422), not ours.
-Offset = Annotated[int, Query(ge=0, le=2**63 - 1, description="rows to skip")]
+# PostgreSQL's OFFSET is a bigint: a larger number is the client's error (422), not ours.
+PG_BIGINT_MAX = 2**63 - 1
+Offset = Annotated[int, Query(ge=0, le=PG_BIGINT_MAX, description="rows to skip")]
 
 HealthCheck = Callable[[], Awaitable[None]]
 

@@ -23,6 +23,7 @@ from services.reporting.entrypoints.access import Caller, caller
 from services.reporting.entrypoints.http import _pool, bounds_of, scoped
 from services.reporting.entrypoints.templates import ENV, TEXT
 from shared.contracts.registry import Role
+from shared.http import PG_BIGINT_MAX
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -292,7 +293,7 @@ async def procedure_dossiers(
     period: PeriodQ = None,
     calendar: str = "calendar",
     lang: LangQ = None,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=(2**63 - 1) // PAGE_SIZE)] = 1,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)] = 1,
 ) -> HTMLResponse:
     page = Page(request, period, calendar, lang)
     b = page.bounds
