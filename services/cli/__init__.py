@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from services.cli import running
+from services.cli.errors import TthcGroup
 from shared.settings import CommonSettings
 
+if TYPE_CHECKING:
+    import asyncpg
 
-@click.group()
-def main() -> None:
+#: Commands that start a system rather than use the running one.
+_STARTS_A_SYSTEM = {"up"}
+
+
+@click.group(cls=TthcGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """TTHC Monitor: live compliance of administrative-procedure dossiers."""
+    if ctx.invoked_subcommand not in _STARTS_A_SYSTEM:
+        running.adopt()  # the running `tthc up` fills what the environment does not say
+
+
+def _database_url() -> str:
+    return running.database_url(CommonSettings().database_url)
+
+
+def _bootstrap_servers() -> str:
+    return running.bootstrap_servers(CommonSettings().kafka_bootstrap_servers)
 
 
 @main.command()
@@ -39,8 +59,7 @@ def migrate() -> None:
     """Apply every service's database migrations (safe to repeat and to run concurrently)."""
     from shared.db import migrate_all
 
-    settings = CommonSettings()
-    applied = asyncio.run(migrate_all(settings.database_url))
+    applied = asyncio.run(migrate_all(_database_url()))
     click.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {a}" for a in applied))
 
 
@@ -49,8 +68,23 @@ def topics() -> None:
     """Create the Kafka topics that do not exist yet."""
     from shared.kafka import ensure_topics
 
+    _bootstrap_servers()
     created = asyncio.run(ensure_topics(CommonSettings()))
     click.echo(f"created {len(created)} topic(s)" + "".join(f"\n  {t}" for t in created))
+
+
+@main.command()
+def status() -> None:
+    """Health, consumer lag, dead letters, dossiers and events of the running system."""
+    from services.cli.status import collect
+
+    settings = CommonSettings()
+    if not (settings.database_url or settings.kafka_bootstrap_servers):
+        raise click.ClickException(running.NO_SYSTEM)
+    result = asyncio.run(collect(settings))
+    click.echo(result.render())
+    if not result.healthy:
+        raise SystemExit(1)
 
 
 @main.command()
@@ -84,6 +118,19 @@ def _dlq_topic(topic: str | None) -> str:
     return topic or Topics.dlq(CommonSettings().topics.dossier_events)
 
 
+def _offsets(text: str) -> set[tuple[int, int]]:
+    wanted = set()
+    for item in text.split(","):
+        partition, _, offset = item.strip().partition(":")
+        if not (partition.isdigit() and offset.isdigit()):
+            raise click.BadParameter(
+                f"{item.strip()!r}: write PARTITION:OFFSET, e.g. 0:12,3:7 (`tthc dlq list` shows them)",
+                param_hint="--offsets",
+            )
+        wanted.add((int(partition), int(offset)))
+    return wanted
+
+
 @dlq.command("list")
 @click.option("--topic", help="dead-letter topic (default: the dossier-events DLQ)")
 @click.option("--kind", help="only this kind, e.g. invalid_json, invalid_event, unknown_event_type")
@@ -95,7 +142,7 @@ def dlq_list(topic: str | None, kind: str | None, limit: int, as_json: bool) -> 
 
     from services.cli.dlq import read_dead_letters
 
-    letters = asyncio.run(read_dead_letters(CommonSettings().kafka_bootstrap_servers, _dlq_topic(topic)))
+    letters = asyncio.run(read_dead_letters(_bootstrap_servers(), _dlq_topic(topic)))
     shown = [d for d in letters if kind is None or d.body.get("kind") == kind]
     for d in shown[:limit]:
         if as_json:
@@ -127,9 +174,9 @@ def dlq_redrive(
 
     if not (offsets or kind or everything):
         raise click.UsageError("choose what to re-drive: --offsets P:O,…, --kind KIND or --all")
-    servers = CommonSettings().kafka_bootstrap_servers
+    servers = _bootstrap_servers()
     letters = asyncio.run(read_dead_letters(servers, _dlq_topic(topic)))
-    wanted = {tuple(int(x) for x in o.split(":")) for o in offsets.split(",")} if offsets else set()
+    wanted = _offsets(offsets) if offsets else set()
     chosen = [
         d
         for d in letters
@@ -148,7 +195,7 @@ def seed(name: str) -> None:
     """Load a seed scenario into the registry (DATABASE_URL); running it twice changes nothing."""
     from services.cli.seed import run_seed
 
-    click.echo(run_seed(name))
+    click.echo(run_seed(name, _database_url()))
 
 
 @main.command()
@@ -159,7 +206,13 @@ def token(subject: str, role: str, agency_code: str | None) -> None:
     """Issue a registry bearer token (DATABASE_URL) and print it; only its hash is stored."""
     from services.registry.dev_token import issue_cli_token
 
-    click.echo(issue_cli_token(subject, role, agency_code))
+    if role == "officer" and not agency_code:
+        raise click.UsageError(
+            "an officer token is bound to an agency: add --agency CODE (e.g. 000.00.13.H13)"
+        )
+    if role != "officer" and agency_code:
+        raise click.UsageError(f"only officer tokens are bound to an agency: drop --agency for --role {role}")
+    click.echo(issue_cli_token(subject, role, agency_code, _database_url()))
 
 
 @main.group()
@@ -186,9 +239,17 @@ def keys_create(name: str, agencies: tuple[str, ...]) -> None:
             "bind the key to agencies: --agency 000.00.13.H13 (repeatable) or --agency '*'"
         )
 
+    dsn = _database_url()
+
     async def create() -> str:
-        conn = await asyncpg.connect(CommonSettings().database_url)
+        conn = await asyncpg.connect(dsn)
         try:
+            unknown = await _unknown_agencies(conn, agencies)
+            if unknown:
+                raise click.ClickException(
+                    f"no agency {', '.join(unknown)} in the registry: use an existing agency code "
+                    "(GET /api/v1/agencies on the registry, or `tthc seed cantho-2021`) or '*'"
+                )
             return await emitter_keys.create_key(conn, name, agencies)
         finally:
             await conn.close()
@@ -205,6 +266,21 @@ def keys_create(name: str, agencies: tuple[str, ...]) -> None:
     )
 
 
+async def _unknown_agencies(conn: asyncpg.Connection, agencies: tuple[str, ...]) -> list[str]:
+    """The codes of ``agencies`` processing does not know (from the registry feed); '*' is every agency."""
+    from services.processing.adapters.emitter_keys import ANY_AGENCY
+
+    wanted = sorted({a.strip() for a in agencies if a.strip() and a.strip() != ANY_AGENCY})
+    if not wanted:
+        return []
+    known = await conn.fetch(
+        "SELECT entity_id FROM processing.registry_entities "
+        "WHERE entity = 'agency' AND NOT deleted AND entity_id = ANY($1::text[])",
+        wanted,
+    )
+    return sorted(set(wanted) - {r["entity_id"] for r in known})
+
+
 @keys.command("list")
 def keys_list() -> None:
     """Show the keys' names, state and agencies (never the keys, never their hashes)."""
@@ -212,8 +288,10 @@ def keys_list() -> None:
 
     from services.processing.adapters import emitter_keys
 
+    dsn = _database_url()
+
     async def fetch() -> list[emitter_keys.EmitterKeyInfo]:
-        conn = await asyncpg.connect(CommonSettings().database_url)
+        conn = await asyncpg.connect(dsn)
         try:
             return await emitter_keys.list_keys(conn)
         finally:
@@ -234,8 +312,10 @@ def keys_revoke(name: str) -> None:
 
     from services.processing.adapters import emitter_keys
 
+    dsn = _database_url()
+
     async def revoke() -> bool:
-        conn = await asyncpg.connect(CommonSettings().database_url)
+        conn = await asyncpg.connect(dsn)
         try:
             return await emitter_keys.revoke_key(conn, name)
         finally:

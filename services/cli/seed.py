@@ -43,7 +43,8 @@ def summary(counts: dict[str, dict[str, int]]) -> str:
     )
 
 
-def run_seed(name: str) -> str:
+def run_seed(name: str, dsn: str | None = None) -> str:
+    """``tthc seed NAME``: apply it to ``dsn`` (default: the settings' DATABASE_URL)."""
     settings = RegistrySettings()
-    counts = asyncio.run(apply_named_seed(settings.database_url, name, settings))
+    counts = asyncio.run(apply_named_seed(dsn or settings.database_url, name, settings))
     return f"seed {name} applied:\n{summary(counts)}"

@@ -52,6 +52,10 @@ class _Stop(Exception):
 
 def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
     """Run until SIGINT/SIGTERM; returns the exit code."""
+    from services.cli.errors import up_preflight  # every setting checked before anything starts
+
+    if (refused := up_preflight()) is not None:
+        return refused
     started = time.monotonic()
     stopping = {"signal": 0}
 

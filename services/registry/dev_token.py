@@ -73,11 +73,12 @@ def ensure_admin_token(settings: CommonSettings, token: str | None = None) -> st
     return asyncio.run(admin_token_for(settings.database_url, chosen or None))
 
 
-def issue_cli_token(subject: str, role: str, agency_code: str | None) -> str:
-    """``tthc token``: a new token for ``subject`` issued straight into the database."""
+def issue_cli_token(subject: str, role: str, agency_code: str | None, dsn: str | None = None) -> str:
+    """``tthc token``: a new token for ``subject`` issued straight into the database (``dsn``,
+    default the settings' DATABASE_URL). Raises ``handlers.Invalid`` for an unknown agency."""
 
     async def issue() -> str:
-        pool = await create_pool(RegistrySettings().database_url, min_size=1, max_size=1)
+        pool = await create_pool(dsn or RegistrySettings().database_url, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:
                 token, _ = await handlers.issue_token(

@@ -1,0 +1,130 @@
+"""``tthc status``: the one command an operator runs first — is everything up, is it keeping up?
+
+Per service: ``/healthz`` and the consumer lag it exports on ``/metrics``
+(``tthc_consumer_lag_messages``, "–" when the service does not export it); then the dead letters
+on the broker and the dossiers and events stored in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared import runstate
+from shared.settings import CommonSettings, ServiceName, Topics
+
+SERVICES: tuple[ServiceName, ...] = ("registry", "processing", "reporting")
+LAG_METRIC = "tthc_consumer_lag_messages"
+DASH = "–"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    url: str
+    health: str  # "ok", "down", or the failing check
+    lag: int | None  # None: not exported
+
+
+@dataclass(frozen=True)
+class Status:
+    services: list[ServiceStatus]
+    dead_letters: dict[str, int | None]  # topic → count (None: unreadable)
+    dossiers: int | None
+    events: int | None
+    pid: int
+
+    @property
+    def healthy(self) -> bool:
+        return all(s.health == "ok" for s in self.services)
+
+    def render(self) -> str:
+        lines = [f"tthc up running (pid {self.pid})" if self.pid else "system from the environment"]
+        lines.append(f"{'service':<11} {'health':<8} {'lag':>9}  url")
+        for s in self.services:
+            lag = DASH if s.lag is None else f"{s.lag:,}"
+            lines.append(f"{s.name:<11} {s.health:<8} {lag:>9}  {s.url}")
+        for topic, count in self.dead_letters.items():
+            lines.append(f"dead letters  {DASH if count is None else f'{count:,}':>9}  {topic}")
+        lines.append(f"dossiers      {DASH if self.dossiers is None else f'{self.dossiers:,}':>9}  stored")
+        lines.append(f"events        {DASH if self.events is None else f'{self.events:,}':>9}  stored")
+        if not self.healthy:
+            lines.append("some services are not healthy: see `tthc up`'s output and their /healthz")
+        return "\n".join(lines)
+
+
+def service_urls(settings: CommonSettings) -> dict[str, str]:
+    """Base URLs: those ``tthc up`` recorded, else the configured ports on this machine."""
+    state = runstate.load()
+    recorded = state.services if state else {}
+    return {name: recorded.get(name) or f"http://127.0.0.1:{settings.port_of(name)}" for name in SERVICES}
+
+
+def lag_of(metrics_text: str) -> int | None:
+    """Sum of ``tthc_consumer_lag_messages`` over its series; None when absent."""
+    total: float | None = None
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == LAG_METRIC:
+            for sample in family.samples:
+                total = (total or 0.0) + sample.value
+    return None if total is None else int(total)
+
+
+async def _service(client: httpx.AsyncClient, name: str, url: str) -> ServiceStatus:
+    try:
+        health = await client.get(f"{url}/healthz")
+    except httpx.HTTPError:
+        return ServiceStatus(name, url, "down", None)
+    state = "ok" if health.status_code == 200 else f"failing ({health.status_code})"
+    try:
+        metrics = await client.get(f"{url}/metrics")
+        lag = lag_of(metrics.text) if metrics.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        lag = None
+    return ServiceStatus(name, url, state, lag)
+
+
+async def _dead_letters(servers: str) -> dict[str, int | None]:
+    from services.cli.dlq import read_dead_letters
+
+    topics = Topics()
+    counts: dict[str, int | None] = {}
+    for source in (topics.dossier_events, topics.compliance, topics.registry):
+        dlq = Topics.dlq(source)
+        try:
+            counts[dlq] = len(await read_dead_letters(servers, dlq, idle_ms=500))
+        except LookupError:
+            counts[dlq] = 0  # nothing was ever dead-lettered there
+        except Exception:  # a status report shows what it cannot read, it does not fail
+            counts[dlq] = None
+    return counts
+
+
+async def _stored(dsn: str) -> tuple[int | None, int | None]:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(dsn, timeout=5)
+    except Exception:  # reported as "–"
+        return None, None
+    try:
+        dossiers = await conn.fetchval("SELECT count(*) FROM processing.dossiers")
+        events = await conn.fetchval("SELECT count(*) FROM processing.events")
+        return int(dossiers), int(events)
+    except Exception:  # not migrated yet
+        return None, None
+    finally:
+        await conn.close()
+
+
+async def collect(settings: CommonSettings) -> Status:
+    """The status of the system ``settings`` (and ``run.json``) point at."""
+    state = runstate.load()
+    async with httpx.AsyncClient(timeout=5) as client:
+        services = await asyncio.gather(*(_service(client, n, u) for n, u in service_urls(settings).items()))
+    dead = await _dead_letters(settings.kafka_bootstrap_servers) if settings.kafka_bootstrap_servers else {}
+    dossiers, events = await _stored(settings.database_url) if settings.database_url else (None, None)
+    return Status(list(services), dead, dossiers, events, state.pid if state else 0)
