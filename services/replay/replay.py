@@ -55,7 +55,13 @@ class Summary:
     invalid: int = 0
     problems: list[Problem] = field(default_factory=list)
     registry: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole command, registry entries included
+    send_seconds: float = 0.0  # reading and producing: the interval the progress bar measures
+
+    @property
+    def rate(self) -> float:
+        """Events produced per second while producing: the figure the progress bar shows at its end."""
+        return self.events / self.send_seconds if self.send_seconds > 0 else 0.0
 
     def note(self, problem: Problem) -> None:
         self.invalid += 1
@@ -63,10 +69,10 @@ class Summary:
             self.problems.append(problem)
 
     def render(self) -> str:
-        rate = self.events / self.seconds if self.seconds > 0 else 0.0
         lines = [
             f"replayed {self.file}: {self.cases:,} cases → {self.dossiers:,} dossiers, "
-            f"{self.events:,} events produced in {self.seconds:.1f} s ({rate:,.0f} events/s)",
+            f"{self.events:,} events produced in {self.send_seconds:.1f} s ({self.rate:,.0f} events/s); "
+            f"{self.seconds:.1f} s in all with the registry entries",
         ]
         lines += [f"  registry: {what} {done}" for what, done in self.registry.items()]
         total_skipped = sum(self.skipped.values())
@@ -172,7 +178,9 @@ async def replay(
     topic = settings.topics.dossier_events
     await ensure_topics(settings, [TopicSpec(topic, settings.kafka_partitions)])
     translator = Translator(mapping)
-    bar: tqdm[None] = tqdm(desc="replay", unit=" events", disable=not progress, mininterval=0.5)
+    # smoothing=0: the bar's rate is the average since producing began, the summary's figure
+    sending = time.perf_counter()
+    bar: tqdm[None] = tqdm(desc="replay", unit=" events", disable=not progress, mininterval=0.5, smoothing=0)
     try:
         async with EventProducer(settings.kafka_bootstrap_servers, topic) as producer:
             pacer = Pacer(producer, speed) if speed is not None else None
@@ -207,5 +215,6 @@ async def replay(
                 await pacer.release(bar)
     finally:
         bar.close()
+    summary.send_seconds = time.perf_counter() - sending
     summary.seconds = time.perf_counter() - started
     return summary
