@@ -24,7 +24,8 @@ _STARTS_A_SYSTEM = {"up"}
 def main(ctx: click.Context) -> None:
     """TTHC Monitor: live compliance of administrative-procedure dossiers."""
     if ctx.invoked_subcommand not in _STARTS_A_SYSTEM:
-        running.adopt()  # the running `tthc up` fills what the environment does not say
+        filled = running.adopt()  # the running `tthc up` fills what the environment does not say
+        ctx.call_on_close(lambda: running.forget(filled))
 
 
 def _database_url() -> str:
@@ -174,9 +175,9 @@ def dlq_redrive(
 
     if not (offsets or kind or everything):
         raise click.UsageError("choose what to re-drive: --offsets P:O,…, --kind KIND or --all")
+    wanted = _offsets(offsets) if offsets else set()
     servers = _bootstrap_servers()
     letters = asyncio.run(read_dead_letters(servers, _dlq_topic(topic)))
-    wanted = _offsets(offsets) if offsets else set()
     chosen = [
         d
         for d in letters
@@ -454,6 +455,9 @@ def simulate(
     """Simulate a province's dossier stream with injected violations and write its ground truth."""
     from services.simulator.cli import run_simulate_command
     from services.simulator.simulate import Options
+
+    if via == "kafka":
+        _bootstrap_servers()
 
     options = Options(
         dossiers=dossiers,

@@ -86,6 +86,8 @@ def translate(exc: Exception, command: str | None) -> click.ClickException | Non
             f"{exc.request.method} {exc.request.url} answered {exc.response.status_code}: "
             f"{exc.response.text[:300]}"
         )
+    if isinstance(exc, LookupError) and not isinstance(exc, KeyError):
+        return click.ClickException(_text(exc))  # e.g. a dead-letter topic that does not exist
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return click.ClickException(_text(exc))
     if isinstance(exc, ConnectionError | TimeoutError | OSError):

@@ -46,6 +46,13 @@ def adopt(environ: MutableMapping[str, str] | None = None) -> list[str]:
     return filled
 
 
+def forget(names: list[str], environ: MutableMapping[str, str] | None = None) -> None:
+    """Undo :func:`adopt` (the command is over; an embedding process keeps its own environment)."""
+    env = os.environ if environ is None else environ
+    for name in names:
+        env.pop(name, None)
+
+
 def database_url(value: str) -> str:
     """``value`` (the settings' DSN), or a one-line error saying how to get a running system."""
     if not value:
