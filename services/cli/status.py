@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -88,18 +89,29 @@ async def _service(client: httpx.AsyncClient, name: str, url: str) -> ServiceSta
 
 
 async def _dead_letters(servers: str) -> dict[str, int | None]:
-    from services.cli.dlq import read_dead_letters
+    """Records on each dead-letter topic, read from the beginning by one consumer (no group)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     topics = Topics()
-    counts: dict[str, int | None] = {}
-    for source in (topics.dossier_events, topics.compliance, topics.registry):
-        dlq = Topics.dlq(source)
-        try:
-            counts[dlq] = len(await read_dead_letters(servers, dlq, idle_ms=500))
-        except LookupError:
-            counts[dlq] = 0  # nothing was ever dead-lettered there
-        except Exception:  # a status report shows what it cannot read, it does not fail
-            counts[dlq] = None
+    names = [Topics.dlq(t) for t in (topics.dossier_events, topics.compliance, topics.registry)]
+    counts: dict[str, int | None] = dict.fromkeys(names, 0)  # a topic never created holds none
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        await consumer._client.force_metadata_update()
+        assigned = [
+            TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        if assigned:
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning()
+            while batch := await consumer.getmany(timeout_ms=300, max_records=10_000):
+                for tp, records in batch.items():
+                    counts[tp.topic] = (counts[tp.topic] or 0) + len(records)
+    except Exception:  # a status report shows what it cannot read ("–"), it does not fail
+        return dict.fromkeys(names, None)
+    finally:
+        await consumer.stop()
     return counts
 
 
@@ -123,8 +135,17 @@ async def _stored(dsn: str) -> tuple[int | None, int | None]:
 async def collect(settings: CommonSettings) -> Status:
     """The status of the system ``settings`` (and ``run.json``) point at."""
     state = runstate.load()
+
+    async def nothing() -> Any:
+        return None
+
     async with httpx.AsyncClient(timeout=5) as client:
-        services = await asyncio.gather(*(_service(client, n, u) for n, u in service_urls(settings).items()))
-    dead = await _dead_letters(settings.kafka_bootstrap_servers) if settings.kafka_bootstrap_servers else {}
-    dossiers, events = await _stored(settings.database_url) if settings.database_url else (None, None)
-    return Status(list(services), dead, dossiers, events, state.pid if state else 0)
+        services, dead, stored = await asyncio.gather(
+            asyncio.gather(*(_service(client, n, u) for n, u in service_urls(settings).items())),
+            _dead_letters(settings.kafka_bootstrap_servers)
+            if settings.kafka_bootstrap_servers
+            else nothing(),
+            _stored(settings.database_url) if settings.database_url else nothing(),
+        )
+    dossiers, events = stored or (None, None)
+    return Status(list(services), dead or {}, dossiers, events, state.pid if state else 0)
