@@ -1,4 +1,5 @@
-"""With ``tthc up`` running, the other commands work with no variable exported (issue #13).
+"""With ``tthc up --demo`` running, the other commands work with no variable exported (issue #13),
+and the demo's findings are the simulator's injected ones (issue #14 item 8).
 
 The commands find the database, the broker, the services and the admin token in the running
 system's ``run.json`` (shared.runstate); an operator's first command, ``tthc status``, shows every
@@ -14,9 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from services.cli.demo import demo_dossiers, demo_options
+from services.simulator.simulate import start_of_today
 from shared import runstate
+from shared.settings import CommonSettings
 from tests.e2e.system import RunningSystem
 from tests.integration.test_cli_mistakes import SYSTEM_VARIABLES
 from tests.unit.test_replay_mapping import MAPPING, XES
@@ -65,10 +70,11 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_commands_find_the_running_system_without_any_variable(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    system = RunningSystem(data_dir)
+    system = RunningSystem(data_dir, extra_args=("--demo",))
     try:
         system.wait_for(r"all services healthy", 90)
         recorded_state(system, data_dir)
+        system.wait_for(r"demo data: ", 60)
 
         status = ok(tthc(data_dir, "status"))
         for name in ("registry", "processing", "reporting"):
@@ -108,5 +114,31 @@ def test_commands_find_the_running_system_without_any_variable(tmp_path: Path) -
             system.alive()
             time.sleep(1)
         assert re.search(r"^processing\s+ok\s+[\d,–]+", status, re.M), status
+        assert_demo_findings_are_the_injected_ones(system.url("processing"))
     finally:
         system.stop()
+
+
+def assert_demo_findings_are_the_injected_ones(processing: str) -> None:
+    """Every demo dossier's nonconformity codes, as processing judged them, equal its truth."""
+    settings = CommonSettings()
+    truth = {
+        d.code: sorted(str(c) for c in d.codes)
+        for d in demo_dossiers(settings, demo_options(reference=start_of_today(settings)))
+    }
+    got: dict[str, list[str]] = {}
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=processing, timeout=10) as client:
+        while len(got) < len(truth) and time.monotonic() < deadline:
+            for code in sorted(set(truth) - set(got)):
+                r = client.get(f"/api/v1/dossiers/{code}")
+                if r.status_code == 200:
+                    got[code] = sorted({nc["code"] for nc in r.json()["nonconformities"]})
+            time.sleep(0.5)
+        # a dossier's findings can still grow while its later events arrive: read them all once more
+        got = {
+            c: sorted({nc["code"] for nc in client.get(f"/api/v1/dossiers/{c}").json()["nonconformities"]})
+            for c in truth
+        }
+    differ = {c: (got[c], truth[c]) for c in truth if got[c] != truth[c]}
+    assert not differ, f"{len(differ)} demo dossiers differ (got, injected): {list(differ.items())[:5]}"
