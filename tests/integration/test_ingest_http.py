@@ -243,11 +243,27 @@ async def test_over_capacity_answers_429_at_once_and_the_client_retries_until_ac
     assert caught.value.status == 401 and "unknown or revoked" in str(caught.value)
 
 
+async def known_agencies(dsn: str, *codes: str) -> None:
+    """Put ``codes`` in processing's copy of the registry, as the registry feed would."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO processing.registry_entities (entity, entity_id, version, data) "
+            "VALUES ('agency', $1, 1, '{}'::jsonb) ON CONFLICT DO NOTHING",
+            [(c,) for c in codes],
+        )
+    finally:
+        await conn.close()
+
+
 def test_keys_cli_shows_a_key_once_and_revocation_locks_the_emitter_out(
     ingress: Ingress, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", ingress.dsn)
+    asyncio.run(known_agencies(ingress.dsn, AGENCY, OTHER_AGENCY))  # keys are refused for unknown ones
     runner = CliRunner()
+    refused = runner.invoke(main, ["keys", "create", "cli-emitter", "--agency", "NOPE.123"])
+    assert refused.exit_code == 1 and "no agency NOPE.123" in refused.output
     created = runner.invoke(
         main, ["keys", "create", "cli-emitter", "--agency", AGENCY, "--agency", OTHER_AGENCY]
     )
