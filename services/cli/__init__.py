@@ -369,6 +369,7 @@ def replay(
     """Import a historical event log (XES, .xes.gz, CSV) through Kafka (KAFKA_BOOTSTRAP_SERVERS)."""
     from services.replay.cli import run_replay_command
 
+    _bootstrap_servers()
     click.echo(
         run_replay_command(
             file,

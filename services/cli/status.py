@@ -43,15 +43,16 @@ class Status:
         return all(s.health == "ok" for s in self.services)
 
     def render(self) -> str:
+        def row(label: str, health: str, value: int | None, where: str) -> str:
+            shown = DASH if value is None else f"{value:,}"
+            return f"{label:<13} {health:<14} {shown:>9}  {where}"
+
         lines = [f"tthc up running (pid {self.pid})" if self.pid else "system from the environment"]
-        lines.append(f"{'service':<11} {'health':<8} {'lag':>9}  url")
-        for s in self.services:
-            lag = DASH if s.lag is None else f"{s.lag:,}"
-            lines.append(f"{s.name:<11} {s.health:<8} {lag:>9}  {s.url}")
-        for topic, count in self.dead_letters.items():
-            lines.append(f"dead letters  {DASH if count is None else f'{count:,}':>9}  {topic}")
-        lines.append(f"dossiers      {DASH if self.dossiers is None else f'{self.dossiers:,}':>9}  stored")
-        lines.append(f"events        {DASH if self.events is None else f'{self.events:,}':>9}  stored")
+        lines.append(f"{'service':<13} {'health':<14} {'lag':>9}  url")
+        lines += [row(s.name, s.health, s.lag, s.url) for s in self.services]
+        lines += [row("dead letters", "", n, topic) for topic, n in self.dead_letters.items()]
+        lines.append(row("dossiers", "", self.dossiers, "stored"))
+        lines.append(row("events", "", self.events, "stored"))
         if not self.healthy:
             lines.append("some services are not healthy: see `tthc up`'s output and their /healthz")
         return "\n".join(lines)
