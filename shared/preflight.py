@@ -13,13 +13,11 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
 
 from shared.auth import MIN_TOKEN_LENGTH
-from shared.calendar import OfficeHours
 from shared.settings import CommonSettings, ServiceName
 
 #: How long an unreachable DATABASE_URL or broker may take to say so.
@@ -72,8 +70,9 @@ def validation_problems(
             f" or unset it for the default {default}" if default not in (None, "") else ""
         )
         value = error.get("input")
-        shown = f"{value!r}: " if isinstance(value, str | int | float) else ""
-        problems.append(Problem(variable, f"{shown}{error['msg']}", fix))
+        message = error["msg"].removeprefix("Value error, ")
+        shown = f"{value!r}: " if isinstance(value, str | int | float) and repr(value) not in message else ""
+        problems.append(Problem(variable, f"{shown}{message}", fix))
     return problems
 
 
@@ -89,7 +88,14 @@ def _settings_of(classes: Iterable[type[BaseSettings]], problems: list[Problem])
                 if p.variable not in seen:
                     seen.add(p.variable)
                     problems.append(p)
-            continue
+            # the other checks go on with the defaults in place of the invalid values
+            bad = {
+                str(e["loc"][0]) for e in exc.errors() if e["loc"] and str(e["loc"][0]) in cls.model_fields
+            }
+            try:
+                built = cls(**{f: cls.model_fields[f].get_default(call_default_factory=True) for f in bad})
+            except ValidationError:
+                continue
         if common is None and isinstance(built, CommonSettings):
             common = built
     return common
@@ -110,35 +116,6 @@ def _admin_token(environ: Mapping[str, str]) -> list[Problem]:
             )
         ]
     return []
-
-
-def _calendar(environ: Mapping[str, str]) -> list[Problem]:
-    # read from the environment, so they are judged even when another setting fails validation
-    defaults = CommonSettings.model_fields
-    office_hours = environ.get("TTHC_OFFICE_HOURS", str(defaults["office_hours"].default))
-    timezone = environ.get("TTHC_TIMEZONE", str(defaults["timezone"].default))
-    problems = []
-    try:
-        OfficeHours.parse(office_hours)
-    except ValueError as exc:
-        problems.append(
-            Problem(
-                "TTHC_OFFICE_HOURS",
-                str(exc),
-                "write periods as HH:MM-HH:MM separated by commas, e.g. 07:30-11:30,13:00-17:00",
-            )
-        )
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            Problem(
-                "TTHC_TIMEZONE",
-                f"{timezone!r} is not a known time zone",
-                "use an IANA name such as Asia/Ho_Chi_Minh",
-            )
-        )
-    return problems
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -246,7 +223,6 @@ def check(
     problems: list[Problem] = []
     settings = _settings_of(classes, problems)
     problems += _admin_token(environ)
-    problems += _calendar(environ)
     if settings is None:
         return problems
     problems += _ports(settings, services)
@@ -254,7 +230,10 @@ def check(
         problems += _database_problem(settings.database_url)
     if connect and settings.kafka_bootstrap_servers:
         problems += _broker_problem(settings.kafka_bootstrap_servers)
-    return problems
+    first = {}  # a variable whose value was invalid is not judged again on its default
+    for p in problems:
+        first.setdefault(p.variable, p)
+    return list(first.values())
 
 
 def problems_of(exc: ValidationError, classes: Sequence[type[Any]]) -> list[Problem]:

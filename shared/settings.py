@@ -10,7 +10,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
@@ -91,6 +91,25 @@ class CommonSettings(BaseSettings):
     )
 
     topics: Topics = Field(default_factory=Topics)
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours_parse(cls, value: str) -> str:
+        OfficeHours.parse(value)  # its ValueError says which period is wrong and shows the form
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone; use an IANA name such as Asia/Ho_Chi_Minh"
+            ) from None
+        return value
 
     def port_of(self, service: ServiceName) -> int:
         """HTTP port of ``service``."""

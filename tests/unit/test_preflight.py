@@ -72,7 +72,8 @@ def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch, list
         "KAFKA_BOOTSTRAP_SERVERS",
     }
     assert "5 characters" in found["TTHC_ADMIN_TOKEN"].problem and "24" in found["TTHC_ADMIN_TOKEN"].problem
-    assert "HH:MM-HH:MM" in found["TTHC_OFFICE_HOURS"].fix
+    assert "HH:MM-HH:MM" in found["TTHC_OFFICE_HOURS"].render()
+    assert "Asia/Ho_Chi_Minh" in found["TTHC_TIMEZONE"].render()
     assert str(listening) in found["TTHC_PROCESSING_PORT"].problem
     assert "secret" not in found["DATABASE_URL"].render(), "the password must not be printed"
     assert "unset DATABASE_URL" in found["DATABASE_URL"].fix

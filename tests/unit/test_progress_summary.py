@@ -23,7 +23,7 @@ from shared.settings import CommonSettings
 from tests.conftest import ROOT, SHARED_DATA
 
 SETUP_SECONDS = 0.6
-PER_EVENT_SECONDS = 0.0004
+PER_EVENT_SECONDS = 0.0002
 REFERENCE = datetime.fromisoformat("2025-06-16T00:00:00+07:00")
 
 
