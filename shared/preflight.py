@@ -230,7 +230,7 @@ def check(
         problems += _database_problem(settings.database_url)
     if connect and settings.kafka_bootstrap_servers:
         problems += _broker_problem(settings.kafka_bootstrap_servers)
-    first = {}  # a variable whose value was invalid is not judged again on its default
+    first: dict[str, Problem] = {}  # a variable whose value was invalid is not judged again on its default
     for p in problems:
         first.setdefault(p.variable, p)
     return list(first.values())
