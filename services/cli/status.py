@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -59,10 +60,15 @@ class Status:
 
 
 def service_urls(settings: CommonSettings) -> dict[str, str]:
-    """Base URLs: those ``tthc up`` recorded, else the configured ports on this machine."""
+    """Base URLs: the configured ports (a set variable wins), on the host ``tthc up`` recorded."""
     state = runstate.load()
     recorded = state.services if state else {}
-    return {name: recorded.get(name) or f"http://127.0.0.1:{settings.port_of(name)}" for name in SERVICES}
+    urls: dict[str, str] = {}
+    for name in SERVICES:
+        port = settings.port_of(name)
+        url = recorded.get(name, "")
+        urls[name] = url if urlsplit(url).port == port else f"http://127.0.0.1:{port}"
+    return urls
 
 
 def lag_of(metrics_text: str) -> int | None:
