@@ -213,7 +213,17 @@ def token(subject: str, role: str, agency_code: str | None) -> None:
         )
     if role != "officer" and agency_code:
         raise click.UsageError(f"only officer tokens are bound to an agency: drop --agency for --role {role}")
-    click.echo(issue_cli_token(subject, role, agency_code, _database_url()))
+    from services.registry.handlers import Invalid
+
+    try:
+        click.echo(issue_cli_token(subject, role, agency_code, _database_url()))
+    except Invalid as exc:
+        if not any(e["field"] == "agency_code" for e in exc.errors):
+            raise
+        raise click.ClickException(
+            f"no agency {agency_code} in the registry: give the code of an existing agency "
+            "(GET /api/v1/agencies on the registry lists them; `tthc seed cantho-2021` loads Cần Thơ's)"
+        ) from None
 
 
 @main.group()
