@@ -8,6 +8,10 @@ talk to the real PostgreSQL and broker of the test session.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,11 +111,25 @@ def test_an_invalid_setting_is_one_line_naming_the_variable(monkeypatch: pytest.
 
 
 def test_up_with_a_short_token_stops_before_anything_starts(tmp_path: Path) -> None:
+    """Run as an operator does: a real process, whose children would outlive a refused start."""
     data = tmp_path / "data"
-    result = run(["up", "--data-dir", str(data)], env={"TTHC_ADMIN_TOKEN": "short"})
-    assert result.exit_code == 2, result.output
-    assert "TTHC_ADMIN_TOKEN: 5 characters" in result.output
+    env = {k: v for k, v in os.environ.items() if k not in SYSTEM_VARIABLES}
+    env["TTHC_ADMIN_TOKEN"] = "short"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "TTHC_ADMIN_TOKEN: 5 characters; a token needs at least 24" in output
+    assert "Traceback" not in output
     assert not data.exists(), "nothing may start: no data folder, no PostgreSQL, no broker"
+    assert "PostgreSQL" not in output and "broker" not in output.replace("KAFKA", "")
+    assert time.monotonic() - started < 30
 
 
 @pytest.fixture
