@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from services.reporting.adapters import views
 from services.reporting.domain.cumulative import Weights, add_counts, weigh
 from services.reporting.domain.form06 import LEVELS, AgencyInfo, Sections, form06_numbers, layout
+from services.reporting.domain.forms import Frame
 from services.reporting.domain.indicators import indicators
-from services.reporting.domain.periods import Period
+from services.reporting.domain.periods import Period, period_name
 from services.reporting.domain.qms import Window, qms_status
 from services.reporting.domain.rollup import COUNTERS
 from shared.contracts.reports import FORM06_KEYS
@@ -208,6 +209,58 @@ async def nonconformities(
         "by_code_and_status": counts,
         "by_status": by_status,
     }
+
+
+async def nonconformity_rows(
+    conn: Conn,
+    b: Bounds,
+    agencies: Sequence[str] | None,
+    *,
+    procedure: str | None,
+    code: str | None,
+    status: str | None,
+    batch: int = 2000,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every register row of the filter, in batches, from a server-side cursor (the exports: no
+    ``limit``, memory bounded by ``batch``). The caller holds ``conn`` for the whole stream."""
+    async with conn.transaction(readonly=True):
+        async for rows in views.nonconformity_batches(
+            conn,
+            start=b.start,
+            end=b.end,
+            agencies=agencies,
+            procedure=procedure,
+            code=code,
+            status=status,
+            batch=batch,
+        ):
+            yield rows
+
+
+async def unit_name(conn: Conn, agency: str | None, province: str) -> str:
+    """The reporting unit by name: the agency asked for, else the province (a setting)."""
+    if agency is None:
+        return province
+    name = await views.agency_name(conn, agency)
+    return name or agency
+
+
+def frame(
+    b: Bounds, *, form_code: str, title: str, unit: str, receiver: str, place: str, measure: str = ""
+) -> Frame:
+    """The printed frame of a report for the period ``b``, made today (in the reporting time zone)."""
+    return Frame(
+        form_code=form_code,
+        title=title,
+        period_name=period_name(b.period),
+        first=b.period.first,
+        last=b.period.last,
+        unit=unit,
+        receiver=receiver,
+        made_on=b.now.date(),
+        place=place,
+        measure=measure,
+    )
 
 
 def month_starts(last: date, n: int) -> tuple[date, date]:

@@ -76,3 +76,19 @@ def parse_period(text: str, kind: CalendarKind = "calendar", start_day: int = 15
         first = _month_start(year, first_month - 1).replace(day=start_day)
         last = _month_start(year, first_month + months - 1).replace(day=start_day) - timedelta(days=1)
     return Period(text.strip(), kind, first, last)
+
+
+def period_name(p: Period) -> str:
+    """How a form names the period: "tháng 03/2025", "quý I năm 2025", "6 tháng đầu năm 2021", "năm 2025"."""
+    m = _PATTERN.match(p.label)
+    assert m is not None  # a Period comes from parse_period
+    year = m["year"]
+    if m["month"]:
+        name = f"tháng {m['month']}/{year}"
+    elif m["quarter"]:
+        name = f"quý {('I', 'II', 'III', 'IV')[int(m['quarter']) - 1]} năm {year}"
+    elif m["half"]:
+        name = f"6 tháng {'đầu' if m['half'] == '1' else 'cuối'} năm {year}"
+    else:
+        name = f"năm {year}"
+    return f"{name} ({'kỳ báo cáo theo quy định' if p.kind == 'statutory' else 'kỳ theo lịch'})"
