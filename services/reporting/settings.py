@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -48,4 +49,17 @@ class ReportingSettings(CommonSettings):
     reporting_pdf_font_dir: Path = Field(
         default=Path("/usr/share/fonts/truetype/dejavu"),
         description="folder with DejaVuSans.ttf, -Bold, -Oblique (Debian fonts-dejavu-core): the PDF forms' font",
+    )
+    # Reports frozen at period close (issue #15, docs/reporting.md "Submitted reports").
+    reporting_close_periods: bool = Field(
+        default=True, description="freeze the periodic reports of each period when it ends (snapshots)"
+    )
+    reporting_close_calendar: Literal["statutory", "calendar"] = Field(
+        default="statutory",
+        description="which periods are frozen at their end: statutory (15th → 14th) or calendar",
+    )
+    reporting_close_check_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often reporting looks for a period that ended and is not frozen yet",
     )

@@ -35,6 +35,11 @@ async def subtree(conn: Conn, root: str) -> list[str]:
     return [r["code"] for r in rows]
 
 
+async def agency_codes(conn: Conn) -> list[str]:
+    rows = await conn.fetch("SELECT code FROM reporting.agencies WHERE NOT deleted ORDER BY code")
+    return [r["code"] for r in rows]
+
+
 async def agency_infos(conn: Conn) -> dict[str, AgencyInfo]:
     rows = await conn.fetch(
         "SELECT code, coalesce(name, code) AS name, coalesce(level, 'other') AS level "

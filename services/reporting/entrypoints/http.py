@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -9,18 +10,23 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from services.reporting import reports
 from services.reporting.adapters import exports, pdf
+from services.reporting.adapters import snapshots as snapshot_store
 from services.reporting.domain import forms
 from services.reporting.domain.form06 import level_label
 from services.reporting.domain.forms import Column
 from services.reporting.domain.periods import PeriodError, parse_period
+from services.reporting.domain.snapshots import PROVINCE, Report
 from services.reporting.entrypoints.access import Caller, caller
+from shared.auth import Forbidden, Unauthorized
 from shared.contracts.registry import Role
 from shared.http import Offset
 
 router = APIRouter(prefix="/api/v1")
+log = logging.getLogger(__name__)
 
 Format = Literal["json", "csv", "xlsx"]
 FormFormat = Literal["json", "csv", "xlsx", "pdf"]
@@ -31,6 +37,14 @@ AgencyQuery = Annotated[
 CalendarQuery = Annotated[
     Literal["calendar", "statutory"],
     Query(description="statutory: reporting periods from the 15th of the previous month to the 14th"),
+]
+AsQuery = Annotated[
+    Literal["live", "submitted"],
+    Query(
+        alias="as",
+        description="live: computed now (with the previous period's late events as `adjustments`); "
+        "submitted: the snapshot frozen at the period's close or on demand, with the events that arrived after it",
+    ),
 ]
 FormatQuery = Annotated[
     Format, Query(description="json (paged), csv or xlsx (every row of the filter, streamed)")
@@ -103,6 +117,48 @@ async def _frame(
     )  # fmt: skip
 
 
+def snapshot_key(who: Caller, agency: str | None) -> str:
+    """A snapshot's agency key: the agency asked for, an officer's own agency, else the province."""
+    if agency is not None:
+        return agency
+    if who is not None and who.role is Role.OFFICER and who.agency_code:
+        return who.agency_code
+    return PROVINCE
+
+
+async def _report_doc(
+    request: Request,
+    conn: Any,
+    report: Report,
+    b: reports.Bounds,
+    who: Caller,
+    agency: str | None,
+    agencies: list[str] | None,
+    as_: str,
+) -> tuple[dict[str, Any], reports.Bounds]:
+    """The live document (with adjustments) or the submitted one (404 when none was made);
+    the bounds to print it with (a submitted report is dated the day it was frozen)."""
+    key = snapshot_key(who, agency)
+    if as_ == "submitted":
+        doc = await reports.submitted(conn, report, b, key, agencies)
+        if doc is None:
+            raise HTTPException(
+                404,
+                f"no submitted {report} for {b.period.label} ({b.period.kind}) of "
+                f"{key or 'the province'}: snapshots are made at the period's close, or on demand "
+                "with POST /api/v1/reports/snapshots; ask for as=live meanwhile",
+            )
+        made_at = datetime.fromisoformat(doc["submission"]["made_at"])
+        return doc, reports.Bounds(b.period, b.start, b.end, made_at)
+    doc = await reports.document(conn, report, b, agency, agencies)
+    tz = request.app.state.tz
+    start_day = _settings(request).statutory_period_start_day
+    adj = await reports.adjustments(conn, report, b, key, agencies, start_day=start_day, tz=tz)
+    if adj is not None:
+        doc["adjustments"] = adj
+    return doc, b
+
+
 def _form_answer(request: Request, form: forms.Form, format: str, name: str, csv_body: bytes) -> Response:
     """A printed form as CSV, XLSX or PDF (JSON is answered before the form is built)."""
     if format == "csv":
@@ -124,12 +180,13 @@ async def form06(
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
     format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
     """Biểu 06/VPCP/KSTT: dossiers received, resolved and pending per agency, by level and field."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.form06(conn, b, agency, agencies)
+        doc, b = await _report_doc(request, conn, "form06", b, who, agency, agencies, as_)
         if format == "json":
             return JSONResponse(doc)
         frame = await _frame(
@@ -154,12 +211,13 @@ async def qms_status(
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
     format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
     """ISO QMS annual report: by obligation (mandatory / encouraged) — announced, updating, audits, objectives."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.qms(conn, b, agency, agencies)
+        doc, b = await _report_doc(request, conn, "qms-status", b, who, agency, agencies, as_)
         if format == "json":
             return JSONResponse(doc)
         frame = await _frame(
@@ -188,12 +246,13 @@ async def indicators(
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
     format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
     """Decision 766/QĐ-TTg progress indicators per agency, per level and in total."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.indicators_766(conn, b, agency, agencies)
+        doc, b = await _report_doc(request, conn, "indicators", b, who, agency, agencies, as_)
         if format == "json":
             return JSONResponse(doc)
         frame = await _frame(
@@ -278,3 +337,70 @@ async def nonconformities(
         tz,
     )
     return StreamingResponse(body, media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment(f"{name}.xlsx"))
+
+
+class SnapshotRequest(BaseModel):
+    """Freeze a report now ("chốt số liệu"): it becomes the submitted report of its period."""
+
+    report: Report
+    period: str = Field(description="2025-03, 2025-Q1, 2021-H1 or 2025")
+    calendar: Literal["calendar", "statutory"] = "statutory"
+    agency: str | None = Field(
+        default=None, description="agency code (its subtree); the province when absent"
+    )
+
+
+@router.post("/reports/snapshots", tags=["reports"], status_code=201)
+async def make_snapshot(
+    request: Request, body: SnapshotRequest, who: Annotated[Caller, Depends(caller)]
+) -> dict[str, Any]:
+    """Freeze a report now, as its submitted version (admin, or an officer for its own agency subtree).
+
+    Audited: the snapshot records who made it and when, and it cannot be changed afterwards.
+    """
+    if who is None:
+        raise Unauthorized("freezing a report needs a bearer token: send 'Authorization: Bearer <token>'")
+    if who.role not in (Role.ADMIN, Role.OFFICER):
+        raise Forbidden(
+            f"role {who.role.value!r} may read reports but not freeze them; ask an officer or admin"
+        )
+    if who.role is Role.OFFICER and body.agency is None and not who.agency_code:
+        raise Forbidden("an officer without an agency cannot freeze a report")
+    b = bounds_of(request, body.period, body.calendar)
+    async with _pool(request).acquire() as conn:
+        agencies = await scoped(conn, who, body.agency)
+        snap = await reports.make_snapshot(
+            conn,
+            body.report,
+            b,
+            body.agency,
+            snapshot_key(who, body.agency),
+            agencies,
+            made_by=who.subject,
+            reason="on_demand",
+        )
+    log.info(
+        "report frozen on demand: %s %s %s %s by %s (token %s), sha256 %s",
+        snap.report, snap.calendar, snap.period, snap.agency_code or "province", who.subject, who.token_id,
+        snap.content_sha256,
+    )  # fmt: skip
+    return snap.describe(request.app.state.tz)
+
+
+@router.get("/reports/snapshots", tags=["reports"])
+async def list_snapshots(
+    request: Request,
+    period: PeriodQuery,
+    who: Annotated[Caller, Depends(caller)],
+    calendar: CalendarQuery = "statutory",
+) -> dict[str, Any]:
+    """The snapshots of a period (who made each, when, why, its hash), within the caller's subtree."""
+    bounds_of(request, period, calendar)  # 422 for a period that cannot be read
+    async with _pool(request).acquire() as conn:
+        allowed = await scoped(conn, who, None)
+        found = await snapshot_store.listing(conn, period, calendar, allowed)
+    return {
+        "period": period,
+        "calendar": calendar,
+        "snapshots": [s.describe(request.app.state.tz) for s in found],
+    }
