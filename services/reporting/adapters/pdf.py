@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from services.reporting.domain import forms
 from shared.formatting import decimal, number, percent
@@ -82,37 +81,101 @@ def _frame_top(pdf: _Document) -> None:
     pdf.ln(2)
 
 
-def _table(pdf: _Document, sheet: forms.Sheet) -> None:
-    heads = sheet.heading_rows()
-    widths: list[float] = [6, sheet.label_width, *[c.width for c in sheet.columns]]
-    pdf.set_font(_FAMILY, "", 7.5)
-    with pdf.table(
-        col_widths=widths,
-        num_heading_rows=len(heads) + 1,
-        repeat_headings=1,
-        text_align="CENTER",
-        line_height=3.6,
-        headings_style=FontFace(emphasis="BOLD"),
-        padding=0.8,
-    ) as table:
-        for head_row in heads:
-            row = table.row()
-            for h in head_row:
-                row.cell(h.text, colspan=h.colspan, rowspan=h.rowspan, align="C")
-        numbering = table.row()
-        for c in range(1, len(widths) + 1):
-            numbering.cell(f"({c})", align="C")
-        for line in sheet.lines:
-            style = FontFace(emphasis="BOLD") if line.bold else None
-            row = table.row(style=style)
-            row.cell(line.number, align="C")
-            row.cell(line.label, align="L")
-            for col in sheet.columns:
-                row.cell(_text(col, line.values.get(col.key)), align="L" if col.kind == "text" else "R")
-    if sheet.note:
-        pdf.ln(1)
-        pdf.set_font(_FAMILY, "I", 7)
-        pdf.multi_cell(0, 3.5, sheet.note, new_x="LMARGIN", new_y="NEXT")
+_LINE = 3.4  # mm per text line in the table
+_PAD = 0.8  # mm around a cell's text
+
+
+def _lines(pdf: _Document, text: str, width: float) -> list[str]:
+    """``text`` broken into the lines that fit ``width`` (one line when it fits: the common, fast case)."""
+    if pdf.get_string_width(text) <= width - 2 * _PAD:
+        return [text]
+    lines = pdf.multi_cell(width - 2 * _PAD, _LINE, text, dry_run=True, output="LINES")
+    assert isinstance(lines, list)  # output="LINES" answers the list of lines
+    return lines
+
+
+def _box(pdf: _Document, x: float, y: float, w: float, h: float, lines: list[str], align: str) -> None:
+    """A bordered cell with its lines centred vertically."""
+    pdf.rect(x, y, w, h)
+    top = y + (h - len(lines) * _LINE) / 2
+    for i, text in enumerate(lines):
+        pdf.set_xy(x + _PAD, top + i * _LINE)
+        pdf.cell(w - 2 * _PAD, _LINE, text, align=align)
+
+
+class _Table:
+    """A bordered table drawn cell by cell (fpdf2's own table lays out every cell with a full line
+    breaker, ~2 ms a cell: a province's Biểu 06 took seconds); headings repeated after a page break."""
+
+    def __init__(self, pdf: _Document, sheet: forms.Sheet) -> None:
+        self.pdf, self.sheet = pdf, sheet
+        raw = [6.0, sheet.label_width, *[c.width for c in sheet.columns]]
+        scale = pdf.epw / sum(raw)
+        self.widths = [w * scale for w in raw]
+        self.left = [pdf.l_margin + sum(self.widths[:i]) for i in range(len(self.widths))]
+        heads = sheet.heading_rows()
+        self.cells = [(r, c, h) for r, c, h in _grid(heads)]
+        self.cells += [(len(heads), c, forms.Head(f"({c})")) for c in range(1, len(self.widths) + 1)]
+        self.rows = len(heads) + 1
+        pdf.set_font(_FAMILY, "B", 7)
+        self.head_lines = {(r, c): _lines(pdf, h.text, self._span(c, h.colspan)) for r, c, h in self.cells}
+        heights = [0.0] * self.rows
+        for r, c, h in sorted(self.cells, key=lambda rc: rc[2].rowspan):
+            need = len(self.head_lines[(r, c)]) * _LINE + 2 * _PAD
+            have = sum(heights[r : r + h.rowspan])
+            if need > have:
+                heights[r + h.rowspan - 1] += need - have
+        self.heights = heights
+
+    def _span(self, col: int, colspan: int) -> float:
+        return sum(self.widths[col - 1 : col - 1 + colspan])
+
+    def heading(self) -> None:
+        pdf, y0 = self.pdf, self.pdf.get_y()
+        pdf.set_font(_FAMILY, "B", 7)
+        for r, c, h in self.cells:
+            y = y0 + sum(self.heights[:r])
+            _box(pdf, self.left[c - 1], y, self._span(c, h.colspan), sum(self.heights[r : r + h.rowspan]),
+                 self.head_lines[(r, c)], "C")  # fmt: skip
+        pdf.set_xy(pdf.l_margin, y0 + sum(self.heights))
+
+    def body(self) -> None:
+        pdf = self.pdf
+        self.heading()
+        for line in self.sheet.lines:
+            pdf.set_font(_FAMILY, "B" if line.bold else "", 7)
+            label = _lines(pdf, line.label, self.widths[1])
+            h = len(label) * _LINE + 2 * _PAD
+            if pdf.get_y() + h > pdf.page_break_trigger:
+                pdf.add_page()
+                self.heading()
+                pdf.set_font(_FAMILY, "B" if line.bold else "", 7)
+            y = pdf.get_y()
+            _box(pdf, self.left[0], y, self.widths[0], h, [line.number], "C")
+            _box(pdf, self.left[1], y, self.widths[1], h, label, "L")
+            for i, col in enumerate(self.sheet.columns, start=2):
+                _box(pdf, self.left[i], y, self.widths[i], h, [_text(col, line.values.get(col.key))],
+                     "L" if col.kind == "text" else "R")  # fmt: skip
+            pdf.set_xy(pdf.l_margin, y + h)
+        if self.sheet.note:
+            pdf.ln(1)
+            pdf.set_font(_FAMILY, "I", 7)
+            pdf.multi_cell(0, 3.5, self.sheet.note, new_x="LMARGIN", new_y="NEXT")
+
+
+def _grid(heads: Sequence[Sequence[forms.Head]]) -> list[tuple[int, int, forms.Head]]:
+    """(row, 1-based column, head) of each heading cell, placed as in an HTML table."""
+    taken: set[tuple[int, int]] = set()
+    placed = []
+    for r, row in enumerate(heads):
+        c = 1
+        for h in row:
+            while (r, c) in taken:
+                c += 1
+            placed.append((r, c, h))
+            taken.update((r + i, c + j) for i in range(h.rowspan) for j in range(h.colspan))
+            c += h.colspan
+    return placed
 
 
 def _signatures(pdf: _Document) -> None:
@@ -140,6 +203,6 @@ def form_pdf(form: forms.Form, font_dir: Path, sheets: Sequence[int] | None = No
     for sheet in chosen:
         pdf.add_page()
         _frame_top(pdf)
-        _table(pdf, sheet)
+        _Table(pdf, sheet).body()
         _signatures(pdf)
     return bytes(pdf.output())
