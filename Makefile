@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration e2e bench schemas clean browser promtool
+.PHONY: run test lint typecheck unit integration e2e bench schemas clean browser promtool pdftools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (PYTHON=$(PYTHON))")'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tthc up --demo
 
-test: $(STAMP) browser promtool lint typecheck
+test: $(STAMP) browser promtool pdftools lint typecheck
 	$(BIN)/python -m pytest -q -ra --durations=10
 
 lint: $(STAMP)
@@ -28,6 +28,12 @@ typecheck: $(STAMP)
 # Headless Chromium for the dashboard tests (Debian package; playwright drives it, no browser download).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# The PDF forms use DejaVu Sans (Debian fonts-dejavu-core, the fonts with Vietnamese glyphs); their
+# test renders them with poppler's pdftoppm and reads them back with pdftotext (Debian poppler-utils).
+pdftools:
+	@{ test -x /usr/bin/pdftoppm && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-dejavu-core)
 
 # promtool checks the Prometheus config and runs the alert-rule unit tests; taken from Debian's
 # prometheus package into the venv (extracted, not installed: no server is started).

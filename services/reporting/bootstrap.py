@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from services.reporting import reports
 from services.reporting.entrypoints.access import token_lookup
 from services.reporting.entrypoints.dashboard import install_dashboard
 from services.reporting.entrypoints.http import router
@@ -63,9 +64,34 @@ def create_app(
                 await asyncio.sleep(settings.reporting_gauges_interval_s)
 
         task = asyncio.create_task(background(), name="reporting-gauges")
+        tasks = [task]
+
+        async def close_periods() -> None:
+            """Freeze each period's reports once it has ended (snapshots; docs/reporting.md).
+
+            The first look comes one interval after the start: a service that starts and stops
+            at once (tests, `tthc up` restarts) does not freeze anything.
+            """
+            while True:
+                await asyncio.sleep(settings.reporting_close_check_interval_s)
+                try:
+                    made = await reports.close_periods(
+                        r.pool,
+                        tz,
+                        now(),
+                        settings.reporting_close_calendar,
+                        settings.statutory_period_start_day,
+                    )
+                    if made:
+                        log.info("periods closed, reports frozen: %s", ", ".join(made))
+                except Exception:  # retried at the next check; the live reports do not depend on it
+                    log.exception("freezing the reports of a closed period failed")
+
+        if settings.reporting_close_periods:
+            tasks.append(asyncio.create_task(close_periods(), name="reporting-period-close"))
 
         async def stop() -> None:
-            await stop_tasks([task])
+            await stop_tasks(tasks)
 
         return stop
 

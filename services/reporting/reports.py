@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.reporting.adapters import views
+from services.reporting.adapters import snapshots, views
 from services.reporting.domain.cumulative import Weights, add_counts, weigh
 from services.reporting.domain.form06 import LEVELS, AgencyInfo, Sections, form06_numbers, layout
+from services.reporting.domain.forms import Frame
 from services.reporting.domain.indicators import indicators
-from services.reporting.domain.periods import Period
+from services.reporting.domain.periods import Period, closed_by, parse_period, period_name, previous_label
 from services.reporting.domain.qms import Window, qms_status
 from services.reporting.domain.rollup import COUNTERS
+from services.reporting.domain.snapshots import (
+    EVENT_REPORTS,
+    PROVINCE,
+    REPORTS,
+    Report,
+    content_hash,
+    difference,
+)
 from shared.contracts.reports import FORM06_KEYS
 from shared.db import Conn
 
@@ -210,6 +219,58 @@ async def nonconformities(
     }
 
 
+async def nonconformity_rows(
+    conn: Conn,
+    b: Bounds,
+    agencies: Sequence[str] | None,
+    *,
+    procedure: str | None,
+    code: str | None,
+    status: str | None,
+    batch: int = 2000,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every register row of the filter, in batches, from a server-side cursor (the exports: no
+    ``limit``, memory bounded by ``batch``). The caller holds ``conn`` for the whole stream."""
+    async with conn.transaction(readonly=True):
+        async for rows in views.nonconformity_batches(
+            conn,
+            start=b.start,
+            end=b.end,
+            agencies=agencies,
+            procedure=procedure,
+            code=code,
+            status=status,
+            batch=batch,
+        ):
+            yield rows
+
+
+async def unit_name(conn: Conn, agency: str | None, province: str) -> str:
+    """The reporting unit by name: the agency asked for, else the province (a setting)."""
+    if agency is None:
+        return province
+    name = await views.agency_name(conn, agency)
+    return name or agency
+
+
+def frame(
+    b: Bounds, *, form_code: str, title: str, unit: str, receiver: str, place: str, measure: str = ""
+) -> Frame:
+    """The printed frame of a report for the period ``b``, made today (in the reporting time zone)."""
+    return Frame(
+        form_code=form_code,
+        title=title,
+        period_name=period_name(b.period),
+        first=b.period.first,
+        last=b.period.last,
+        unit=unit,
+        receiver=receiver,
+        made_on=b.now.date(),
+        place=place,
+        measure=measure,
+    )
+
+
 def month_starts(last: date, n: int) -> tuple[date, date]:
     """First day of the month ``n - 1`` months before ``last``'s, and the day after ``last``'s month."""
     y, m = last.year, last.month - (n - 1)
@@ -220,3 +281,122 @@ def month_starts(last: date, n: int) -> tuple[date, date]:
 
 
 __all__ = ["FORM06_KEYS", "Bounds", "ScopeError", "bounds", "form06", "indicators_766", "qms", "scope"]
+
+
+# --- reports as submitted (snapshots) ---------------------------------------------------------
+
+
+async def document(
+    conn: Conn, report: Report, b: Bounds, agency: str | None, agencies: Sequence[str] | None
+) -> dict[str, Any]:
+    """The live JSON document of a periodic report."""
+    if report == "form06":
+        return await form06(conn, b, agency, agencies)
+    if report == "indicators":
+        return await indicators_766(conn, b, agency, agencies)
+    return await qms(conn, b, agency, agencies)
+
+
+async def make_snapshot(
+    conn: Conn,
+    report: Report,
+    b: Bounds,
+    agency: str | None,
+    agency_key: str,
+    agencies: Sequence[str] | None,
+    *,
+    made_by: str,
+    reason: str,
+) -> snapshots.Snapshot:
+    """Freeze the report as it reads now: content, its SHA-256, the fact change number it covers.
+
+    The change number is read first, in the same repeatable-read transaction as the content, so
+    every fact change numbered above it is one the content may not hold (listed as late).
+    """
+    async with conn.transaction(isolation="repeatable_read"):
+        seq = await snapshots.facts_seq(conn)
+        content = await document(conn, report, b, agency, agencies)
+        return await snapshots.insert(
+            conn,
+            report=report,
+            calendar=b.period.kind,
+            period=b.period.label,
+            agency_code=agency_key,
+            made_at=b.now,
+            made_by=made_by,
+            reason=reason,
+            seq=seq,
+            content=content,
+            sha256=content_hash(content),
+        )
+
+
+async def submitted(
+    conn: Conn, report: Report, b: Bounds, agency_key: str, agencies: Sequence[str] | None
+) -> dict[str, Any] | None:
+    """The submitted report with what arrived after it: the late dossiers and live − submitted."""
+    snap = await snapshots.latest(conn, report, b.period.kind, b.period.label, agency_key)
+    if snap is None:
+        return None
+    out = dict(snap.content)
+    meta = snap.describe(b.now.tzinfo or ZoneInfo("UTC"))
+    if report in EVENT_REPORTS:
+        live = await document(conn, report, b, agency_key or None, agencies)
+        meta["late"] = await snapshots.changed_after(conn, snap.facts_seq, b.start, b.end, agencies)
+        meta["difference"] = difference(live["totals"], snap.content["totals"])
+    out["submission"] = meta
+    return out
+
+
+async def adjustments(
+    conn: Conn,
+    report: Report,
+    b: Bounds,
+    agency_key: str,
+    agencies: Sequence[str] | None,
+    *,
+    start_day: int,
+    tz: ZoneInfo,
+) -> dict[str, Any] | None:
+    """What changed in the previous period after it was submitted (điều chỉnh): carried into this one."""
+    if report not in EVENT_REPORTS:
+        return None
+    prev = parse_period(previous_label(b.period.label), b.period.kind, start_day)
+    pb = bounds(prev, tz, b.now)
+    snap = await snapshots.latest(conn, report, prev.kind, prev.label, agency_key)
+    if snap is None:
+        return None
+    live = await document(conn, report, pb, agency_key or None, agencies)
+    return {
+        "period": prev.label,
+        "submitted_at": snap.made_at.astimezone(tz).isoformat(),
+        "content_sha256": snap.content_sha256,
+        "dossiers": await snapshots.changed_after(conn, snap.facts_seq, pb.start, pb.end, agencies),
+        "difference": difference(live["totals"], snap.content["totals"]),
+    }
+
+
+async def close_periods(pool: Any, tz: ZoneInfo, now: datetime, kind: str, start_day: int) -> list[str]:
+    """Freeze every periodic report of the periods that ended before today, per agency and for the
+    province, unless already frozen (the province's snapshot is made last: its presence means done)."""
+    made = []
+    for period in closed_by(
+        now.astimezone(tz).date(), "statutory" if kind == "statutory" else "calendar", start_day
+    ):
+        b = bounds(period, tz, now)
+        for report in REPORTS:
+            async with pool.acquire() as conn:
+                if await snapshots.latest(conn, report, period.kind, period.label, PROVINCE) is not None:
+                    continue
+                codes = sorted(await views.agency_codes(conn))
+                for code in codes:
+                    if await snapshots.latest(conn, report, period.kind, period.label, code) is None:
+                        await make_snapshot(
+                            conn, report, b, code, code, await views.subtree(conn, code),
+                            made_by="system", reason="period_close",
+                        )  # fmt: skip
+                await make_snapshot(
+                    conn, report, b, None, PROVINCE, None, made_by="system", reason="period_close"
+                )
+            made.append(f"{report} {period.kind} {period.label}")
+    return made

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 
 from shared.settings import CommonSettings
@@ -28,3 +31,35 @@ class ReportingSettings(CommonSettings):
         default="tthc-reporting-registry", description="consumer group of tthc.registry.v1"
     )
     dashboard_default_language: str = Field(default="vi", pattern="^(vi|en)$")
+    # The frame of the printed forms (issue #15): names, not codes, as the office signs them.
+    reporting_unit_name: str = Field(
+        default="Ủy ban nhân dân tỉnh",
+        description="reporting unit named on a form that covers every agency (the province)",
+    )
+    reporting_place: str = Field(default="", description="place before the date of a form: 'Cần Thơ, ngày …'")
+    reporting_receiver_form06: str = Field(
+        default="Văn phòng Ủy ban nhân dân tỉnh", description="receiving unit of Biểu 06/VPCP/KSTT"
+    )
+    reporting_receiver_qms: str = Field(
+        default="Sở Khoa học và Công nghệ", description="receiving unit of the ISO QMS annual report"
+    )
+    reporting_receiver_766: str = Field(
+        default="Văn phòng Ủy ban nhân dân tỉnh", description="receiving unit of the Decision 766 report"
+    )
+    reporting_pdf_font_dir: Path = Field(
+        default=Path("/usr/share/fonts/truetype/dejavu"),
+        description="folder with DejaVuSans.ttf, -Bold, -Oblique (Debian fonts-dejavu-core): the PDF forms' font",
+    )
+    # Reports frozen at period close (issue #15, docs/reporting.md "Submitted reports").
+    reporting_close_periods: bool = Field(
+        default=True, description="freeze the periodic reports of each period when it ends (snapshots)"
+    )
+    reporting_close_calendar: Literal["statutory", "calendar"] = Field(
+        default="statutory",
+        description="which periods are frozen at their end: statutory (15th → 14th) or calendar",
+    )
+    reporting_close_check_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often reporting looks for a period that ended and is not frozen yet",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
@@ -32,6 +32,11 @@ async def subtree(conn: Conn, root: str) -> list[str]:
         """,
         root,
     )
+    return [r["code"] for r in rows]
+
+
+async def agency_codes(conn: Conn) -> list[str]:
+    rows = await conn.fetch("SELECT code FROM reporting.agencies WHERE NOT deleted ORDER BY code")
     return [r["code"] for r in rows]
 
 
@@ -316,6 +321,35 @@ async def nonconformity_counts(
     return [dict(r) for r in rows]
 
 
+_REGISTER_WHERE = """
+    n.detected_at >= $1 AND n.detected_at < $2
+    AND ($3::text[] IS NULL OR n.agency_code = ANY($3::text[]))
+    AND ($4::text IS NULL OR n.procedure_code = $4)
+    AND ($5::text IS NULL OR n.code = $5)
+    AND ($6::text IS NULL OR n.status = $6)
+"""
+_REGISTER_ROWS = f"""
+    SELECT n.dossier_code, n.agency_code, a.name AS agency_name, n.procedure_code, p.name AS procedure_name,
+           n.code, n.clause, n.status, n.detected_at, n.detail, n.corrective_action
+    FROM reporting.nonconformities n
+    LEFT JOIN reporting.agencies a ON a.code = n.agency_code AND NOT a.deleted
+    LEFT JOIN reporting.procedures p ON p.code = n.procedure_code AND NOT p.deleted
+    WHERE {_REGISTER_WHERE}
+    ORDER BY n.detected_at DESC, n.dossier_code, n.seq
+"""
+
+
+def _register_args(
+    start: datetime,
+    end: datetime,
+    agencies: Sequence[str] | None,
+    procedure: str | None,
+    code: str | None,
+    status: str | None,
+) -> tuple[Any, ...]:
+    return (start, end, list(agencies) if agencies is not None else None, procedure, code, status)
+
+
 async def nonconformity_register(
     conn: Conn,
     *,
@@ -328,28 +362,39 @@ async def nonconformity_register(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Nonconformities detected in [start, end) matching the filters, newest first."""
-    where = """
-        detected_at >= $1 AND detected_at < $2
-        AND ($3::text[] IS NULL OR agency_code = ANY($3::text[]))
-        AND ($4::text IS NULL OR procedure_code = $4)
-        AND ($5::text IS NULL OR code = $5)
-        AND ($6::text IS NULL OR status = $6)
-    """
-    args = (start, end, list(agencies) if agencies is not None else None, procedure, code, status)
-    total = await conn.fetchval(f"SELECT count(*) FROM reporting.nonconformities WHERE {where}", *args)
-    rows = await conn.fetch(
-        f"""
-        SELECT dossier_code, agency_code, procedure_code, code, clause, status, detected_at, detail,
-               corrective_action
-        FROM reporting.nonconformities WHERE {where}
-        ORDER BY detected_at DESC, dossier_code, seq LIMIT $7 OFFSET $8
-        """,
-        *args,
-        limit,
-        offset,
+    """Nonconformities detected in [start, end) matching the filters, newest first: one page and the total."""
+    args = _register_args(start, end, agencies, procedure, code, status)
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM reporting.nonconformities n WHERE {_REGISTER_WHERE}", *args
     )
+    rows = await conn.fetch(f"{_REGISTER_ROWS} LIMIT $7 OFFSET $8", *args, limit, offset)
     return [dict(r) for r in rows], int(total)
+
+
+async def nonconformity_batches(
+    conn: Conn,
+    *,
+    start: datetime,
+    end: datetime,
+    agencies: Sequence[str] | None,
+    procedure: str | None,
+    code: str | None,
+    status: str | None,
+    batch: int,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every row of :func:`nonconformity_register`'s filter, ``batch`` at a time, through a
+    server-side cursor (needs a transaction)."""
+    args = _register_args(start, end, agencies, procedure, code, status)
+    cursor = await conn.cursor(_REGISTER_ROWS, *args)
+    while rows := await cursor.fetch(batch):
+        yield [dict(r) for r in rows]
+
+
+async def agency_name(conn: Conn, code: str) -> str | None:
+    name: str | None = await conn.fetchval(
+        "SELECT name FROM reporting.agencies WHERE code = $1 AND NOT deleted", code
+    )
+    return name
 
 
 async def open_nonconformities_by_agency(conn: Conn) -> dict[str, int]:

@@ -76,3 +76,56 @@ def parse_period(text: str, kind: CalendarKind = "calendar", start_day: int = 15
         first = _month_start(year, first_month - 1).replace(day=start_day)
         last = _month_start(year, first_month + months - 1).replace(day=start_day) - timedelta(days=1)
     return Period(text.strip(), kind, first, last)
+
+
+def period_name(p: Period) -> str:
+    """How a form names the period: "tháng 03/2025", "quý I năm 2025", "6 tháng đầu năm 2021", "năm 2025"."""
+    m = _PATTERN.match(p.label)
+    assert m is not None  # a Period comes from parse_period
+    year = m["year"]
+    if m["month"]:
+        name = f"tháng {m['month']}/{year}"
+    elif m["quarter"]:
+        name = f"quý {('I', 'II', 'III', 'IV')[int(m['quarter']) - 1]} năm {year}"
+    elif m["half"]:
+        name = f"6 tháng {'đầu' if m['half'] == '1' else 'cuối'} năm {year}"
+    else:
+        name = f"năm {year}"
+    return f"{name} ({'kỳ báo cáo theo quy định' if p.kind == 'statutory' else 'kỳ theo lịch'})"
+
+
+def previous_label(label: str) -> str:
+    """The period of the same size just before ``label``: 2025-01 → 2024-12, 2025-Q1 → 2024-Q4, 2025 → 2024."""
+    m = _PATTERN.match(label.strip())
+    if not m:
+        raise PeriodError(f"period {label!r} is not understood")
+    year = int(m["year"])
+    if m["month"]:
+        month = int(m["month"])
+        return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    if m["quarter"]:
+        q = int(m["quarter"])
+        return f"{year - 1}-Q4" if q == 1 else f"{year}-Q{q - 1}"
+    if m["half"]:
+        return f"{year - 1}-H2" if m["half"] == "1" else f"{year}-H1"
+    return str(year - 1)
+
+
+def closed_by(today: date, kind: CalendarKind, start_day: int = 15) -> list[Period]:
+    """The periods that ended most recently before ``today``: the month, and the quarter, half and
+    year when that month ends one (what a period close freezes)."""
+    if kind == "statutory":
+        # statutory month M ends on the (start_day - 1)th of M
+        year, month = (today.year, today.month) if today.day >= start_day else (today.year, today.month - 1)
+    else:
+        year, month = today.year, today.month - 1
+    if month < 1:
+        year, month = year - 1, 12
+    labels = [f"{year}-{month:02d}"]
+    if month % 3 == 0:
+        labels.append(f"{year}-Q{month // 3}")
+    if month % 6 == 0:
+        labels.append(f"{year}-H{month // 6}")
+    if month == 12:
+        labels.append(str(year))
+    return [parse_period(label, kind, start_day) for label in labels]

@@ -7,7 +7,9 @@ Counting rules (docs/reporting.md):
 - announced = announced, updating or re-announced at the end of the period;
 - updating or expanding = in the updating state at some moment of the period (already at
   its start, or entered during it, or re-announced during it);
-- re-announced = re-announced during the period; reviewing = updating at its end.
+- re-announced = re-announced during the period; reviewing = updating at its end;
+- the same figures per ISO obligation (mandatory / encouraged) in ``by_obligation``, with the
+  on-time-rate quality objectives set and attained.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ from typing import Any
 from shared.contracts.registry import AgencyRecord, IsoObligation, QmsRecord, QmsState
 
 ANNOUNCED_STATES = frozenset({QmsState.ANNOUNCED, QmsState.UPDATING, QmsState.REANNOUNCED})
+
+#: the annual report's figures per ISO obligation (mandatory / encouraged, Decision 19/2014 art. 2)
+OBLIGATION_KEYS = (
+    "total",
+    "announced",
+    "updating_or_expanding",
+    "reannounced",
+    "reviewing",
+    "internal_audits",
+    "management_reviews",
+    "objectives_set",
+    "objectives_attained",
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ def qms_status(
         0,
     )
     by_level: dict[str, dict[str, int]] = {}
+    by_obligation = {o: dict.fromkeys(OBLIGATION_KEYS, 0) for o in ("mandatory", "encouraged")}
     objectives: list[dict[str, Any]] = []
     for a in sorted(counted, key=lambda a: a.code):
         q = qms.get(a.code)
@@ -100,6 +116,9 @@ def qms_status(
         lvl = by_level.setdefault(a.level.value, {"total": 0, "announced": 0})
         lvl["total"] += 1
         lvl["announced"] += announced
+        ob = by_obligation["mandatory" if mandatory else "encouraged"]
+        ob["total"] += 1
+        ob["announced"] += announced
         if q is None:
             continue
         reannounced = _entered(q, QmsState.REANNOUNCED, w)
@@ -115,6 +134,11 @@ def qms_status(
         out["management_reviews"] += len(reviews)
         out["agencies_audited"] += bool(audits)
         out["agencies_reviewed"] += bool(reviews)
+        ob["updating_or_expanding"] += updating
+        ob["reannounced"] += reannounced
+        ob["reviewing"] += updating and end_state is QmsState.UPDATING
+        ob["internal_audits"] += len(audits)
+        ob["management_reviews"] += len(reviews)
         if q.policy is not None and q.policy.issued_on <= w.last:
             out["quality_policies"] += 1
             out["policies_posted_at_office"] += q.policy.posted_at_office
@@ -123,6 +147,8 @@ def qms_status(
             if o.metric != "on_time_rate" or not (w.first.year <= o.year <= w.last.year):
                 continue
             measured = on_time_rates.get(a.code)
+            ob["objectives_set"] += 1
+            ob["objectives_attained"] += measured is not None and Decimal(str(measured)) >= o.target
             objectives.append(
                 {
                     "agency_code": a.code,
@@ -135,6 +161,7 @@ def qms_status(
                 }
             )
     out["by_level"] = by_level
+    out["by_obligation"] = by_obligation
     out["quality_objectives"] = {
         "set": len(objectives),
         "measured": sum(1 for o in objectives if o["measured"] is not None),

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from services.reporting import reports
-from services.reporting.adapters import exports
+from services.reporting.adapters import exports, pdf
+from services.reporting.adapters import snapshots as snapshot_store
+from services.reporting.domain import forms
+from services.reporting.domain.form06 import level_label
+from services.reporting.domain.forms import Column
 from services.reporting.domain.periods import PeriodError, parse_period
+from services.reporting.domain.snapshots import PROVINCE, Report
 from services.reporting.entrypoints.access import Caller, caller
+from shared.auth import Forbidden, Unauthorized
 from shared.contracts.registry import Role
 from shared.http import Offset
 
 router = APIRouter(prefix="/api/v1")
+log = logging.getLogger(__name__)
 
 Format = Literal["json", "csv", "xlsx"]
+FormFormat = Literal["json", "csv", "xlsx", "pdf"]
 PeriodQuery = Annotated[str, Query(description="2025-03, 2025-Q1, 2021-H1 or 2025")]
 AgencyQuery = Annotated[
     str | None, Query(description="agency code: that agency and its subtree; every agency when absent")
@@ -28,7 +39,21 @@ CalendarQuery = Annotated[
     Literal["calendar", "statutory"],
     Query(description="statutory: reporting periods from the 15th of the previous month to the 14th"),
 ]
-FormatQuery = Annotated[Format, Query(description="json, csv or xlsx")]
+AsQuery = Annotated[
+    Literal["live", "submitted"],
+    Query(
+        alias="as",
+        description="live: computed now (with the previous period's late events as `adjustments`); "
+        "submitted: the snapshot frozen at the period's close or on demand, with the events that arrived after it",
+    ),
+]
+FormatQuery = Annotated[
+    Format, Query(description="json (paged), csv or xlsx (every row of the filter, streamed)")
+]
+FormFormatQuery = Annotated[
+    FormFormat,
+    Query(description="json, csv, xlsx (the printed form) or pdf (the printed form, A4 landscape)"),
+]
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -64,29 +89,92 @@ async def scoped(conn: Any, who: Caller, agency: str | None) -> list[str] | None
 
 
 def _file(body: bytes, media_type: str, name: str) -> Response:
-    return Response(
-        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
+    return Response(body, media_type=media_type, headers=_attachment(name))
 
 
-def _table_answer(
-    doc: dict[str, Any],
-    format: str,
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+async def _frame(
+    request: Request,
+    conn: Any,
+    b: reports.Bounds,
+    agency: str | None,
     *,
-    columns: exports.Columns,
-    rows: Sequence[dict[str, Any]],
-    filename: str,
+    form_code: str,
     title: str,
-    subtitle: str,
-    more: Sequence[tuple[str, exports.Columns, Sequence[dict[str, Any]]]] = (),
+    receiver: str,
+    measure: str = "",
+) -> forms.Frame:
+    s = _settings(request)
+    unit = await reports.unit_name(conn, agency, s.reporting_unit_name)
+    return reports.frame(
+        b, form_code=form_code, title=title, unit=unit, receiver=receiver, place=s.reporting_place, measure=measure
+    )  # fmt: skip
+
+
+def snapshot_key(who: Caller, agency: str | None) -> str:
+    """A snapshot's agency key: the agency asked for, an officer's own agency, else the province."""
+    if agency is not None:
+        return agency
+    if who is not None and who.role is Role.OFFICER and who.agency_code:
+        return who.agency_code
+    return PROVINCE
+
+
+async def _report_doc(
+    request: Request,
+    conn: Any,
+    report: Report,
+    b: reports.Bounds,
+    who: Caller,
+    agency: str | None,
+    agencies: list[str] | None,
+    as_: str,
+) -> tuple[dict[str, Any], reports.Bounds]:
+    """The live document (with adjustments) or the submitted one (404 when none was made);
+    the bounds to print it with (a submitted report is dated the day it was frozen)."""
+    key = snapshot_key(who, agency)
+    if as_ == "submitted":
+        doc = await reports.submitted(conn, report, b, key, agencies)
+        if doc is None:
+            raise HTTPException(
+                404,
+                f"no submitted {report} for {b.period.label} ({b.period.kind}) of "
+                f"{key or 'the province'}: snapshots are made at the period's close, or on demand "
+                "with POST /api/v1/reports/snapshots; ask for as=live meanwhile",
+            )
+        made_at = datetime.fromisoformat(doc["submission"]["made_at"])
+        return doc, reports.Bounds(b.period, b.start, b.end, made_at)
+    doc = await reports.document(conn, report, b, agency, agencies)
+    tz = request.app.state.tz
+    start_day = _settings(request).statutory_period_start_day
+    adj = await reports.adjustments(conn, report, b, key, agencies, start_day=start_day, tz=tz)
+    if adj is not None:
+        doc["adjustments"] = adj
+    return doc, b
+
+
+async def _form_answer(
+    request: Request, form: forms.Form, format: str, name: str, csv_body: bytes
 ) -> Response:
-    """A one-table report as JSON (``doc``), CSV or XLSX (``rows`` under Vietnamese ``columns``)."""
+    """A printed form as CSV, XLSX or PDF (JSON is answered before the form is built). The files
+    are laid out in a worker thread: a province's PDF takes about a second of CPU."""
     if format == "csv":
-        return _file(exports.table_csv(columns, rows), exports.CSV_MEDIA_TYPE, f"{filename}.csv")
+        return _file(csv_body, exports.CSV_MEDIA_TYPE, f"{name}.csv")
     if format == "xlsx":
-        body = exports.table_xlsx(title, subtitle, columns, rows, more=more)
-        return _file(body, exports.XLSX_MEDIA_TYPE, f"{filename}.xlsx")
-    return JSONResponse(doc)
+        body = await asyncio.to_thread(exports.form_xlsx, form)
+        return _file(body, exports.XLSX_MEDIA_TYPE, f"{name}.xlsx")
+    try:
+        body = await asyncio.to_thread(pdf.form_pdf, form, _settings(request).reporting_pdf_font_dir)
+    except pdf.FontMissing as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return _file(body, pdf.PDF_MEDIA_TYPE, f"{name}.pdf")
 
 
 @router.get("/reports/form06", tags=["reports"])
@@ -96,42 +184,27 @@ async def form06(
     who: Annotated[Caller, Depends(caller)],
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
-    format: FormatQuery = "json",
+    format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
     """Biểu 06/VPCP/KSTT: dossiers received, resolved and pending per agency, by level and field."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.form06(conn, b, agency, agencies)
+        doc, b = await _report_doc(request, conn, "form06", b, who, agency, agencies, as_)
+        if format == "json":
+            return JSONResponse(doc)
+        frame = await _frame(
+            request, conn, b, agency, form_code="Biểu số 06/VPCP/KSTT", title=forms.FORM06_TITLE,
+            receiver=_settings(request).reporting_receiver_form06, measure="Đơn vị tính: số hồ sơ TTHC",
+        )  # fmt: skip
     name = f"bieu06_{b.period.label}{'_statutory' if calendar == 'statutory' else ''}"
-    if format == "csv":
-        return _file(exports.form06_csv(doc), exports.CSV_MEDIA_TYPE, f"{name}.csv")
-    if format == "xlsx":
-        return _file(exports.form06_xlsx(doc), exports.XLSX_MEDIA_TYPE, f"{name}.xlsx")
-    return JSONResponse(doc)
+    return await _form_answer(request, forms.form06_form(doc, frame), format, name, exports.form06_csv(doc))
 
 
-QMS_COLUMNS = (
-    ("agencies_total", "Tổng số cơ quan"),
-    ("announced", "Đã công bố HTQLCL"),
-    ("mandatory", "Thuộc diện bắt buộc"),
-    ("mandatory_announced", "Bắt buộc — đã công bố"),
-    ("encouraged", "Khuyến khích áp dụng"),
-    ("encouraged_announced", "Khuyến khích — đã công bố"),
-    ("updating_or_expanding", "Đang cập nhật, mở rộng"),
-    ("reannounced", "Đã công bố lại"),
-    ("reviewing", "Đang rà soát"),
-    ("internal_audits", "Số cuộc đánh giá nội bộ"),
-    ("management_reviews", "Số cuộc họp xem xét của lãnh đạo"),
-    ("quality_policies", "Đã ban hành chính sách chất lượng"),
-)
-OBJECTIVE_COLUMNS = (
-    ("agency_code", "Mã cơ quan"),
-    ("name", "Tên cơ quan"),
-    ("year", "Năm"),
-    ("target", "Mục tiêu tỷ lệ đúng hạn"),
-    ("measured", "Tỷ lệ đúng hạn đạt được"),
-    ("attained", "Đạt mục tiêu"),
+QMS_CSV_COLUMNS = (
+    Column("obligation", "Nhóm cơ quan", "text"),
+    *forms.QMS_COLUMNS,
 )
 
 
@@ -142,35 +215,31 @@ async def qms_status(
     who: Annotated[Caller, Depends(caller)],
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
-    format: FormatQuery = "json",
+    format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
-    """ISO QMS status: agencies announced, mandatory / encouraged, updating, audits, objectives."""
+    """ISO QMS annual report: by obligation (mandatory / encouraged) — announced, updating, audits, objectives."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.qms(conn, b, agency, agencies)
-    return _table_answer(
-        doc,
-        format,
-        columns=QMS_COLUMNS,
-        rows=[doc],
-        filename=f"qms_{b.period.label}",
-        title=f"Tình hình áp dụng HTQLCL TCVN ISO 9001:2015 — kỳ {b.period.label}",
-        subtitle=f"Từ ngày {b.period.first} đến ngày {b.period.last}",
-        more=[("Mục tiêu chất lượng", OBJECTIVE_COLUMNS, doc["quality_objectives"]["agencies"])],
-    )
+        doc, b = await _report_doc(request, conn, "qms-status", b, who, agency, agencies, as_)
+        if format == "json":
+            return JSONResponse(doc)
+        frame = await _frame(
+            request, conn, b, agency, form_code="Báo cáo HTQLCL", title=forms.QMS_TITLE,
+            receiver=_settings(request).reporting_receiver_qms, measure="Đơn vị tính: cơ quan, đơn vị",
+        )  # fmt: skip
+    form = forms.qms_form(doc, frame)
+    rows = [{"obligation": line.label, **line.values} for line in form.sheets[0].lines]
+    csv_body = exports.table_csv(QMS_CSV_COLUMNS, rows, request.app.state.tz)
+    return await _form_answer(request, form, format, f"qms_{b.period.label}", csv_body)
 
 
-INDICATOR_COLUMNS = (
-    ("agency_code", "Mã cơ quan"),
-    ("name", "Tên cơ quan"),
-    ("received", "Số hồ sơ tiếp nhận"),
-    ("received_online", "Tiếp nhận trực tuyến"),
-    ("online_rate", "Tỷ lệ trực tuyến"),
-    ("resolved", "Số hồ sơ đã giải quyết"),
-    ("on_time_rate", "Tỷ lệ đúng hạn (thời hạn pháp lý)"),
-    ("on_time_rate_index", "Tỷ lệ đúng hạn (cách tính Bộ chỉ số)"),
-    ("average_processing_working_days", "Thời gian giải quyết trung bình (ngày làm việc)"),
+INDICATOR_CSV_COLUMNS = (
+    Column("agency_code", "Mã cơ quan", "text"),
+    Column("name", "Tên cơ quan", "text"),
+    Column("level_name", "Cấp", "text"),
+    *forms.INDICATOR_COLUMNS,
 )
 
 
@@ -181,35 +250,42 @@ async def indicators(
     who: Annotated[Caller, Depends(caller)],
     agency: AgencyQuery = None,
     calendar: CalendarQuery = "calendar",
-    format: FormatQuery = "json",
+    format: FormFormatQuery = "json",
+    as_: AsQuery = "live",
 ) -> Response:
     """Decision 766/QĐ-TTg progress indicators per agency, per level and in total."""
     b = bounds_of(request, period, calendar)
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.indicators_766(conn, b, agency, agencies)
-    rows = [*doc["rows"], {"agency_code": "", "name": "Tổng cộng", **doc["totals"]}]
-    return _table_answer(
-        doc,
-        format,
-        columns=INDICATOR_COLUMNS,
-        rows=rows,
-        filename=f"qd766_{b.period.label}",
-        title="Chỉ số theo Quyết định 766/QĐ-TTg",
-        subtitle=f"Kỳ {b.period.label}",
+        doc, b = await _report_doc(request, conn, "indicators", b, who, agency, agencies, as_)
+        if format == "json":
+            return JSONResponse(doc)
+        frame = await _frame(
+            request, conn, b, agency, form_code="Quyết định 766/QĐ-TTg", title=forms.INDICATORS_TITLE,
+            receiver=_settings(request).reporting_receiver_766,
+        )  # fmt: skip
+    rows = [
+        *[{**r, "level_name": level_label(r["level"])} for r in doc["rows"]],
+        {"agency_code": "", "name": "Tổng cộng", **doc["totals"]},
+    ]
+    csv_body = exports.table_csv(INDICATOR_CSV_COLUMNS, rows, request.app.state.tz)
+    return await _form_answer(
+        request, forms.indicators_form(doc, frame), format, f"qd766_{b.period.label}", csv_body
     )
 
 
 NC_COLUMNS = (
-    ("detected_at", "Thời điểm phát hiện"),
-    ("dossier_code", "Mã hồ sơ"),
-    ("agency_code", "Mã cơ quan"),
-    ("procedure_code", "Mã thủ tục"),
-    ("code", "Loại không phù hợp"),
-    ("clause", "Điều khoản ISO 9001:2015"),
-    ("status", "Trạng thái khắc phục"),
-    ("corrective_action", "Hành động khắc phục"),
-    ("detail", "Mô tả"),
+    Column("detected_at", "Thời điểm phát hiện", "text", 17),
+    Column("dossier_code", "Mã hồ sơ", "text", 26),
+    Column("agency_name", "Cơ quan", "text", 30),
+    Column("agency_code", "Mã cơ quan", "text", 15),
+    Column("procedure_name", "Thủ tục", "text", 36),
+    Column("procedure_code", "Mã thủ tục", "text", 12),
+    Column("code", "Loại không phù hợp", "text", 14),
+    Column("clause", "Điều khoản ISO 9001:2015", "text", 12),
+    Column("status", "Trạng thái khắc phục", "text", 16),
+    Column("corrective_action", "Hành động khắc phục", "text", 30),
+    Column("detail", "Mô tả", "text", 40),
 )
 
 
@@ -225,23 +301,111 @@ async def nonconformities(
         Literal["open", "corrective_action", "closed"] | None, Query(description="corrective-action status")
     ] = None,
     calendar: CalendarQuery = "calendar",
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="JSON page size; CSV and XLSX hold every row")
+    ] = 100,
     offset: Offset = 0,
     format: FormatQuery = "json",
 ) -> Response:
-    """The nonconformity register (sổ theo dõi sự không phù hợp) with corrective-action status."""
+    """The nonconformity register (sổ theo dõi sự không phù hợp) with corrective-action status.
+
+    JSON is paged (``limit``, ``offset``, ``total``); CSV and XLSX hold every row of the filter,
+    streamed from a server-side cursor whatever ``limit`` and ``offset`` say.
+    """
     b = bounds_of(request, period, calendar)
-    async with _pool(request).acquire() as conn:
+    pool = _pool(request)
+    async with pool.acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.nonconformities(
-            conn, b, agencies, procedure=procedure, code=code, status=status, limit=limit, offset=offset
-        )
-    return _table_answer(
-        doc,
-        format,
-        columns=NC_COLUMNS,
-        rows=doc["items"],
-        filename=f"khong_phu_hop_{b.period.label}",
-        title="Sổ theo dõi sự không phù hợp",
-        subtitle=f"Kỳ {b.period.label}",
+        if format == "json":
+            doc = await reports.nonconformities(
+                conn, b, agencies, procedure=procedure, code=code, status=status, limit=limit, offset=offset
+            )
+            return JSONResponse(doc)
+
+    async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+        async with pool.acquire() as stream_conn:
+            async for rows in reports.nonconformity_rows(
+                stream_conn, b, agencies, procedure=procedure, code=code, status=status
+            ):
+                yield rows
+
+    tz = request.app.state.tz
+    name = f"khong_phu_hop_{b.period.label}"
+    if format == "csv":
+        body = exports.table_csv_stream(NC_COLUMNS, batches(), tz)
+        return StreamingResponse(body, media_type=exports.CSV_MEDIA_TYPE, headers=_attachment(f"{name}.csv"))
+    body = exports.table_xlsx_stream(
+        "Sổ theo dõi sự không phù hợp",
+        f"Kỳ {b.period.label}: từ ngày {b.period.first:%d/%m/%Y} đến ngày {b.period.last:%d/%m/%Y}",
+        NC_COLUMNS,
+        batches(),
+        tz,
     )
+    return StreamingResponse(body, media_type=exports.XLSX_MEDIA_TYPE, headers=_attachment(f"{name}.xlsx"))
+
+
+class SnapshotRequest(BaseModel):
+    """Freeze a report now ("chốt số liệu"): it becomes the submitted report of its period."""
+
+    report: Report
+    period: str = Field(description="2025-03, 2025-Q1, 2021-H1 or 2025")
+    calendar: Literal["calendar", "statutory"] = "statutory"
+    agency: str | None = Field(
+        default=None, description="agency code (its subtree); the province when absent"
+    )
+
+
+@router.post("/reports/snapshots", tags=["reports"], status_code=201)
+async def make_snapshot(
+    request: Request, body: SnapshotRequest, who: Annotated[Caller, Depends(caller)]
+) -> dict[str, Any]:
+    """Freeze a report now, as its submitted version (admin, or an officer for its own agency subtree).
+
+    Audited: the snapshot records who made it and when, and it cannot be changed afterwards.
+    """
+    if who is None:
+        raise Unauthorized("freezing a report needs a bearer token: send 'Authorization: Bearer <token>'")
+    if who.role not in (Role.ADMIN, Role.OFFICER):
+        raise Forbidden(
+            f"role {who.role.value!r} may read reports but not freeze them; ask an officer or admin"
+        )
+    if who.role is Role.OFFICER and body.agency is None and not who.agency_code:
+        raise Forbidden("an officer without an agency cannot freeze a report")
+    b = bounds_of(request, body.period, body.calendar)
+    async with _pool(request).acquire() as conn:
+        agencies = await scoped(conn, who, body.agency)
+        snap = await reports.make_snapshot(
+            conn,
+            body.report,
+            b,
+            body.agency,
+            snapshot_key(who, body.agency),
+            agencies,
+            made_by=who.subject,
+            reason="on_demand",
+        )
+    log.info(
+        "report frozen on demand: %s %s %s %s by %s (token %s), sha256 %s",
+        snap.report, snap.calendar, snap.period, snap.agency_code or "province", who.subject, who.token_id,
+        snap.content_sha256,
+    )  # fmt: skip
+    return snap.describe(request.app.state.tz)
+
+
+@router.get("/reports/snapshots", tags=["reports"])
+async def list_snapshots(
+    request: Request,
+    period: PeriodQuery,
+    who: Annotated[Caller, Depends(caller)],
+    calendar: CalendarQuery = "statutory",
+) -> dict[str, Any]:
+    """The snapshots of a period (who made each, when, why, its hash), within the caller's subtree."""
+    bounds_of(request, period, calendar)  # 422 for a period that cannot be read
+    async with _pool(request).acquire() as conn:
+        allowed = await scoped(conn, who, None)
+        found = await snapshot_store.listing(conn, period, calendar, allowed)
+    return {
+        "period": period,
+        "calendar": calendar,
+        "snapshots": [s.describe(request.app.state.tz) for s in found],
+    }
