@@ -28,3 +28,17 @@ class ReportingSettings(CommonSettings):
         default="tthc-reporting-registry", description="consumer group of tthc.registry.v1"
     )
     dashboard_default_language: str = Field(default="vi", pattern="^(vi|en)$")
+    dashboard_live_interval_s: float = Field(
+        default=1.0, ge=0.2, le=60, description="how often an open dashboard page asks for fresh numbers"
+    )
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="a dashboard login lasts this long (a working day)"
+    )
+    dashboard_session_secret: str = Field(
+        default="",
+        description="signs dashboard session and CSRF cookies; empty draws one per process "
+        "(sessions then end when reporting restarts) — set it when reporting runs as several replicas",
+    )
+    dashboard_secure_cookies: bool = Field(
+        default=False, description="mark the dashboard's cookies Secure (set it behind HTTPS)"
+    )
