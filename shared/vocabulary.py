@@ -59,6 +59,22 @@ NC_STATUS: Words = {
     "closed": ("Đã đóng", "Closed"),
 }
 
+#: States of a corrective action (services/processing/domain/corrective_action.py).
+CA_STATE: Words = {
+    "planned": ("Đang thực hiện", "In progress"),
+    "verified": ("Đã kiểm tra hiệu lực", "Verified effective"),
+    "closed": ("Đã đóng", "Closed"),
+}
+
+#: What an audit entry of a corrective action records.
+CA_CHANGE: Words = {
+    "planned": ("Lập hành động khắc phục", "Action planned"),
+    "grouped": ("Gộp thêm sự không phù hợp", "Nonconformities grouped"),
+    "verified": ("Kiểm tra: có hiệu lực", "Verified effective"),
+    "ineffective": ("Kiểm tra: chưa có hiệu lực, sửa đổi hành động", "Not effective, action revised"),
+    "closed": ("Đóng", "Closed"),
+}
+
 #: Every rule code (DESIGN §4): (vi name, vi explanation, en name, en explanation).
 RULES: dict[str, tuple[str, str, str, str]] = {
     NonconformityCode.LATE: (
@@ -188,6 +204,14 @@ def outcome(value: str | None, lang: Lang = "vi") -> str:
 
 def nc_status(value: str | None, lang: Lang = "vi") -> str:
     return _pick(NC_STATUS.get(value or "open", _UNKNOWN), lang)
+
+
+def ca_state(value: str | None, lang: Lang = "vi") -> str:
+    return _pick(CA_STATE.get(value or "", _UNKNOWN), lang)
+
+
+def ca_change(value: str | None, lang: Lang = "vi") -> str:
+    return _pick(CA_CHANGE.get(value or "", _UNKNOWN), lang)
 
 
 def rule_name(code: str, lang: Lang = "vi") -> str:

@@ -38,6 +38,16 @@ TABLE_KEYS = (
     "pending_within",
     "pending_overdue",
 )
+#: one colour per meaning on every chart
+COLORS = {
+    "resolved_early": "#2e7d32",
+    "resolved_on_time": "#1565c0",
+    "resolved_late": "#c62828",
+    "pending_overdue": "#ef6c00",
+    "open": "#c62828",
+    "corrective_action": "#ef6c00",
+    "closed": "#2e7d32",
+}
 TOP_N = 12  # bars in an agency or procedure chart; the rest are summed as "others"
 
 
@@ -94,7 +104,14 @@ def _hbar(
     labels = [r[0] for r in rows]
     return {
         "data": [
-            {"type": "bar", "orientation": "h", "name": name, "y": labels, "x": [r[1][k] for r in rows]}
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": name,
+                "y": labels,
+                "x": [r[1][k] for r in rows],
+                "marker": {"color": COLORS.get(k, "#607d8b")},
+            }
             for k, name in series
         ],
         "layout": _layout(

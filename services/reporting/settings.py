@@ -42,3 +42,8 @@ class ReportingSettings(CommonSettings):
     dashboard_secure_cookies: bool = Field(
         default=False, description="mark the dashboard's cookies Secure (set it behind HTTPS)"
     )
+    reporting_processing_url: str = Field(
+        default="",
+        description="processing's HTTP API, where the dashboard records corrective actions "
+        "(empty: http://<TTHC_HTTP_HOST>:<TTHC_PROCESSING_PORT>)",
+    )

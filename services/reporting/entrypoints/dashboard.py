@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -155,6 +155,9 @@ class Page:
             rule=lambda c: vocabulary.rule_name(c, lang),
             explain=lambda c: vocabulary.rule_explanation(c, lang),
             nc_status=lambda s: vocabulary.nc_status(s, lang),
+            ca_state=lambda s: vocabulary.ca_state(s, lang),
+            ca_change=lambda s: vocabulary.ca_change(s, lang),
+            day=lambda d: formatting.day(date.fromisoformat(d) if isinstance(d, str) else d),
             level=lambda lv: vocabulary.level(lv, lang),
             duration=lambda v, u: vocabulary.duration(v, u, lang),
             live_url=context.pop("live_url", None),
@@ -557,7 +560,10 @@ def install_dashboard(app: FastAPI) -> None:
         settings.dashboard_session_minutes,
         settings.dashboard_secure_cookies,
     )
+    from services.reporting.entrypoints.corrective_pages import router as actions_router
+
     app.include_router(router)
+    app.include_router(actions_router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
 
     async def page_error(request: Request, exc: Exception) -> Response:

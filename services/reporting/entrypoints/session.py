@@ -136,3 +136,16 @@ async def dashboard_caller(request: Request) -> Principal | None:
     if reason in ("no_session",) and not request.app.state.settings.reporting_require_token:
         return None
     raise LoginRequired(reason or "no_session")
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token the request acts with (header or session), to call processing on the user's behalf."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    sessions: Sessions = request.app.state.sessions
+    return sessions.token_of(cookie, request.app.state.clock())
