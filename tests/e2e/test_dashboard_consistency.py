@@ -13,8 +13,11 @@ its agency page's row.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -61,12 +64,16 @@ class Api:
         )
         self.period = period
 
-    def get(self, report: str, agency: str | None = None) -> dict[str, Any]:
-        params = {"period": self.period} | ({"agency": agency} if agency else {})
-        r = self.client.get(f"/api/v1/reports/{report}", params=params)
-        r.raise_for_status()
-        body: dict[str, Any] = r.json()
-        return body
+        self.cache: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def get(self, report: str, agency: str | None = None, *, fresh: bool = False) -> dict[str, Any]:
+        """A JSON report; asked once per (report, agency) while the pages are read (the data is settled)."""
+        if fresh or (report, agency) not in self.cache:
+            params = {"period": self.period} | ({"agency": agency} if agency else {})
+            r = self.client.get(f"/api/v1/reports/{report}", params=params)
+            r.raise_for_status()
+            self.cache[(report, agency)] = r.json()
+        return self.cache[(report, agency)]
 
 
 def expected_kpis(api: Api, agency: str | None) -> dict[str, tuple[Any, bool]]:
@@ -121,23 +128,31 @@ def mismatches(shown: dict[str, str], expected: dict[str, tuple[Any, bool]]) -> 
 
 
 async def settle(base: str, period: str) -> None:
-    """Wait until reporting stops moving (two equal Biểu 06 totals 3 s apart)."""
+    """Wait until reporting stops moving (two equal Biểu 06 totals 2 s apart)."""
     api = Api(base, period)
     last = None
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        now = await asyncio.to_thread(api.get, "form06")
+        now = await asyncio.to_thread(lambda: api.get("form06", fresh=True))
         if now["totals"]["received_total"] and now["totals"] == last:
             return
         last = now["totals"]
-        await asyncio.sleep(3)
+        await asyncio.sleep(2)
     raise AssertionError("reporting kept moving for 90 s")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is missing: run `make browser`")
-def test_every_number_on_every_page_equals_the_json_reports(tmp_path: Path) -> None:
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is missing: run `make browser`"
+)
+
+
+@pytest.fixture(scope="module")
+def province() -> Iterator[tuple[RunningSystem, str]]:
+    """``tthc up`` with tokens required, and a simulated province streamed through it."""
+    # a directory of our own: pytest prunes old basetemps, and other pytest runs share /tmp
+    workdir = Path(tempfile.mkdtemp(prefix="tthc-dashboard-", dir="/tmp"))
     system = RunningSystem(
-        tmp_path / "data",
+        workdir / "data",
         extra_env={"TTHC_ADMIN_TOKEN": ADMIN_TOKEN, "TTHC_REPORTING_REQUIRE_TOKEN": "true"},
     )
     try:
@@ -146,15 +161,22 @@ def test_every_number_on_every_page_equals_the_json_reports(tmp_path: Path) -> N
         options = Options(dossiers=DOSSIERS, seed=766, violation_rate=0.4, progress=False)
         summary = asyncio.run(simulate(settings, options, system.url("registry"), ADMIN_TOKEN))
         period = str(summary.reference.year)
-        asyncio.run(compare(system.url("reporting"), period))
+        asyncio.run(settle(system.url("reporting"), period))
+        yield system, period
     finally:
         system.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@needs_chromium
+def test_every_number_on_every_page_equals_the_json_reports(province: tuple[RunningSystem, str]) -> None:
+    system, period = province
+    asyncio.run(compare(system.url("reporting"), period))
 
 
 async def compare(base: str, period: str) -> None:
     from playwright.async_api import async_playwright
 
-    await settle(base, period)
     api = Api(base, period)
     ARTIFACTS.mkdir(exist_ok=True)
     async with async_playwright() as pw:
@@ -242,5 +264,111 @@ async def compare(base: str, period: str) -> None:
             print(
                 f"{checked} figures on {1 + len(agencies) + sum(map(len, procedures.values()))} pages equal the API"
             )
+        finally:
+            await browser.close()
+
+
+@needs_chromium
+def test_corrective_action_walk_through(province: tuple[RunningSystem, str]) -> None:
+    """Open findings of one cause → one corrective action → grouped → verified → closed, audited."""
+    system, _ = province
+    asyncio.run(walk_through(system.url("reporting"), system.url("processing")))
+
+
+async def walk_through(base: str, processing: str) -> None:
+    from playwright.async_api import async_playwright
+
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=processing, headers=auth, timeout=30) as api:
+        found = (await api.get("/api/v1/nonconformities", params={"status": "open", "limit": 1000})).json()[
+            "items"
+        ]
+    by_cause: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for n in found:
+        by_cause[(n["agency_code"], n["code"])].append(n)
+    (agency, code), ncs = max(by_cause.items(), key=lambda kv: len(kv[1]))
+    assert len(ncs) >= 3, by_cause
+    keys = [f"{n['dossier_code']}|{n['nc_key']}" for n in ncs[:3]]
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1300, "height": 1000})
+            await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}")
+            await page.fill("#token", ADMIN_TOKEN)
+            await page.click("#login-submit")
+            await page.wait_for_selector("#new-action")
+            user = await page.inner_text("#user")
+            for key in keys[:2]:
+                await page.check(f"input[name=nc][value='{key}']")
+            await page.fill("textarea[name=correction]", "Đã trả kết quả và gửi phiếu xin lỗi cho công dân")
+            await page.fill("textarea[name=root_cause]", "Bộ phận thẩm định thiếu người trong tháng cao điểm")
+            await page.fill("textarea[name=action]", "Bổ sung một chuyên viên thẩm định")
+            await page.fill("input[name=responsible]", "Trưởng phòng chuyên môn")
+            await page.fill("input[name=due_date]", "2099-12-31")
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-actions.png"), full_page=True)
+            await page.click("#create-action")
+            await page.wait_for_selector("#action-state")
+            assert await page.inner_text("#action-state") == "Đang thực hiện"
+            assert (await page.locator("#action-ncs tbody tr").count()) == 2
+            assert "Đang khắc phục" in await page.inner_text("#action-ncs")
+            action_url = page.url.split("?")[0]
+
+            await page.check(f"#candidates input[value='{keys[2]}']")  # a third finding of the same cause
+            await page.click("#group")
+            await page.wait_for_selector("#action-ncs")
+            assert (await page.locator("#action-ncs tbody tr").count()) == 3
+
+            await page.check("input[name=effective][value=no]")
+            await page.fill("#verify-form textarea[name=note]", "Vẫn còn hồ sơ trễ ở bước thẩm định")
+            await page.fill("#verify-form textarea[name=action]", "Chia lại việc thẩm định theo lĩnh vực")
+            await page.fill("#verify-form input[name=due_date]", "2099-12-31")
+            await page.click("#verify")
+            await page.wait_for_selector("#verify-form")  # still planned, with the revised action
+            assert "Chia lại việc thẩm định" in await page.inner_text("#action-facts")
+
+            await page.fill("#verify-form textarea[name=note]", "Bốn tuần liền không còn hồ sơ trễ")
+            await page.click("#verify")
+            await page.wait_for_selector("#close-form")
+            assert await page.inner_text("#action-state") == "Đã kiểm tra hiệu lực"
+            await page.click("#close")
+            await page.wait_for_selector("#audit")
+            assert await page.inner_text("#action-state") == "Đã đóng"
+            assert (await page.locator("#action-ncs td:text('Đã đóng')").count()) == 3
+            audit = await page.locator("#audit tbody tr").evaluate_all(
+                "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))"
+            )
+            assert [r[2] for r in audit] == [
+                "Lập hành động khắc phục",
+                "Gộp thêm sự không phù hợp",
+                "Kiểm tra: chưa có hiệu lực, sửa đổi hành động",
+                "Kiểm tra: có hiệu lực",
+                "Đóng",
+            ]
+            assert {r[1] for r in audit} == {user.strip()}
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-action.png"), full_page=True)
+
+            # the register of reporting follows through the compliance topic
+            closed = {n["dossier_code"] for n in ncs[:3]}
+            async with httpx.AsyncClient(base_url=base, headers=auth, timeout=30) as reporting:
+                deadline = time.monotonic() + 20
+                while True:
+                    items = (
+                        await reporting.get(
+                            "/api/v1/reports/nonconformities",
+                            params={
+                                "period": str(ncs[0]["detected_at"])[:4],
+                                "status": "closed",
+                                "limit": 1000,
+                            },
+                        )
+                    ).json()["items"]
+                    if closed <= {i["dossier_code"] for i in items}:
+                        break
+                    assert time.monotonic() < deadline, "reporting's register did not follow the closing"
+                    await asyncio.sleep(0.5)
+            # a form without its CSRF field is refused, and changes nothing
+            refused = await page.request.post(f"{action_url}/close", form={"csrf": ""}, max_redirects=0)
+            assert refused.status == 403
         finally:
             await browser.close()
