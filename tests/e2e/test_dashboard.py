@@ -115,6 +115,7 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_interval_ms=1000,
         dashboard_live_interval_s=0.5,
+        reporting_processing_url=f"http://127.0.0.1:{free_port()}",  # no processing: its numbers show "–"
         **settings,
     )
     port = free_port()

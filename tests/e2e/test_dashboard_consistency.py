@@ -347,6 +347,8 @@ async def walk_through(base: str, processing: str) -> None:
             ]
             assert {r[1] for r in audit} == {user.strip()}
             await page.screenshot(path=str(ARTIFACTS / "dashboard-action.png"), full_page=True)
+            await page.goto(f"{base}/dashboard")
+            assert await page.inner_text("#overdue-actions") == "0"  # due in 2099: none overdue
 
             # the register of reporting follows through the compliance topic
             closed = {n["dossier_code"] for n in ncs[:3]}

@@ -75,6 +75,18 @@ async def _open_nonconformities(
     return list(_answer(await _call(request, "GET", "/api/v1/nonconformities", params=params))["items"])
 
 
+async def overdue_count(request: Request) -> int | None:
+    """Planned corrective actions past their due date, as the caller may see them; None when unknown
+    (anonymous, or processing unreachable: the overview still shows, without this number)."""
+    if bearer_token(request) is None:
+        return None
+    try:
+        r = await _call(request, "GET", "/api/v1/corrective-actions", params={"overdue": "true", "limit": 1})
+    except PageError:
+        return None
+    return int(r.json()["total"]) if r.status_code == 200 else None
+
+
 @router.get("", response_class=HTMLResponse)
 async def actions(
     request: Request,

@@ -207,11 +207,15 @@ def _live_answer(page: Page, figures: dashboard_data.Figures, charts: dict[str, 
 async def overview(
     request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
 ) -> HTMLResponse:
+    from services.reporting.entrypoints.corrective_pages import overdue_count
+
     page = Page(request, who, period, calendar, lang)
     async with _pool(request).acquire() as conn:
         figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
+    overdue_actions = await overdue_count(request)
     return page.render(
         "overview.html",
+        overdue_actions=formatting.number(overdue_actions, page.lang),
         v=figures.values,
         live_url=_live(request, ""),
         table_keys=dashboard_data.TABLE_KEYS,
