@@ -26,7 +26,8 @@ from shared.http import PG_BIGINT_MAX, Offset
 router = APIRouter(prefix="/api/v1/corrective-actions", tags=["corrective actions"])
 
 ActionId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX)]
-Text = Annotated[str, Field(min_length=1, max_length=domain.MAX_TEXT)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused here with a 422, not a 500 there
+Text = Annotated[str, Field(min_length=1, max_length=domain.MAX_TEXT, pattern=NO_NUL)]
 
 
 class Strict(BaseModel):
@@ -34,8 +35,8 @@ class Strict(BaseModel):
 
 
 class NcId(Strict):
-    dossier_code: Annotated[str, Field(min_length=1, max_length=200)]
-    nc_key: Annotated[str, Field(min_length=1, max_length=300)]
+    dossier_code: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    nc_key: Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)]
 
 
 class NewAction(Strict):
@@ -43,7 +44,7 @@ class NewAction(Strict):
     correction: Text = Field(description="what was done to the nonconforming output (10.2.1 a)")
     root_cause: Text = Field(description="why it happened (10.2.1 b)")
     action: Text = Field(description="what is done so that it does not recur (10.2.1 c)")
-    responsible: Annotated[str, Field(min_length=1, max_length=200)]
+    responsible: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     due_date: date = Field(strict=False, description="YYYY-MM-DD")
 
 
