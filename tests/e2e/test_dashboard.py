@@ -63,7 +63,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 #: the policy of the security headers (shared/http.py on main): only our own scripts run
-CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 NOW = datetime(2025, 4, 10, 12, tzinfo=TZ)
 ADMIN = "tthc_dashboard-admin-token-0123456789abc"
 OFFICER_A = "tthc_dashboard-officer-commune-a-012345"
