@@ -309,12 +309,14 @@ async def overview(
                 {
                     "type": "bar",
                     "name": t["announced"],
+                    "marker": {"color": "#2e7d32"},
                     "x": [t["mandatory"], t["encouraged"]],
                     "y": [qms["mandatory_announced"], qms["encouraged_announced"]],
                 },
                 {
                     "type": "bar",
                     "name": t["not_announced"],
+                    "marker": {"color": "#9e9e9e"},
                     "x": [t["mandatory"], t["encouraged"]],
                     "y": [
                         qms["mandatory"] - qms["mandatory_announced"],
