@@ -9,8 +9,10 @@ instead of reading processing's tables: docs/decisions.md, "Corrective actions o
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Form, Query, Request
@@ -106,6 +108,7 @@ async def actions(
     if overdue == "1":
         params["overdue"] = "true"
     listed = _answer(await _call(request, "GET", "/api/v1/corrective-actions", params=params))
+    extra = {k: v for k, v in (("state", state), ("overdue", overdue), ("agency", agency), ("code", code)) if v}
     open_ncs = await _open_nonconformities(request, agency or None, code or None)
     names = await _names(request)
     return page.render(
@@ -121,6 +124,8 @@ async def actions(
         code_filter=code or "",
         today=request.app.state.clock().date(),
         page=page_no,
+        pages=max(1, math.ceil(listed["total"] / PAGE_SIZE)),
+        extra_q=("&" + urlencode(extra)) if extra else "",
     )
 
 
