@@ -346,6 +346,7 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         ("/dashboard/dossier/NOPE-1", 404, "Không có hồ sơ mã NOPE-1"),
         ("/dashboard/search?code=NOPE-1", 404, "Không có hồ sơ mã NOPE-1"),
         ("/dashboard/nothing-here", 404, "Trang này không tồn tại"),
+        ("/dashboard/logout", 405, "Trang này không tồn tại"),  # a form's address, opened as a page
         ("/dashboard/agency/NOPE?lang=en", 404, "There is no agency NOPE"),
     ]
     async with httpx.AsyncClient(base_url=base) as client:

@@ -108,7 +108,9 @@ async def actions(
     if overdue == "1":
         params["overdue"] = "true"
     listed = _answer(await _call(request, "GET", "/api/v1/corrective-actions", params=params))
-    extra = {k: v for k, v in (("state", state), ("overdue", overdue), ("agency", agency), ("code", code)) if v}
+    extra = {
+        k: v for k, v in (("state", state), ("overdue", overdue), ("agency", agency), ("code", code)) if v
+    }
     open_ncs = await _open_nonconformities(request, agency or None, code or None)
     names = await _names(request)
     return page.render(

@@ -579,6 +579,8 @@ def install_dashboard(app: FastAPI) -> None:
         if request.url.path.startswith("/dashboard/live"):
             return JSONResponse({"detail": "session ended"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # a form sent after the session ended: start again from the overview
+            target = "/dashboard"
         query = urlencode({"next": target, "lang": _lang_of(request), "reason": exc.reason})
         return RedirectResponse(f"/dashboard/login?{query}", status_code=303)
 
@@ -608,10 +610,10 @@ def install_dashboard(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if (
             _is_dashboard(request)
-            and exc.status_code == 404
+            and exc.status_code in (404, 405)
             and not request.url.path.startswith("/dashboard/live")
         ):
-            return _error_page(request, 404, "not_found_page")
+            return _error_page(request, exc.status_code, "not_found_page")
         return await _delegate(http_handler, request, exc)
 
     app.add_exception_handler(StarletteHTTPException, http_error)
