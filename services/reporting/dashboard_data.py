@@ -70,10 +70,6 @@ class Figures:
         self.values[key] = formatting.decimal(value, 2, self.lang)
         return key
 
-    def text(self, key: str, value: str) -> str:
-        self.values[key] = value
-        return key
-
 
 def _layout(title: str, **more: Any) -> dict[str, Any]:
     return {
