@@ -527,12 +527,7 @@ def _error_page(request: Request, status: int, message_key: str, **args: str) ->
     lang = _lang_of(request)
     t = TEXT[lang]
     heading = t.get(f"error_{status}", t["error"])
-    try:
-        page = Page(request, None, None, "calendar", None)
-    except PageError:  # the period itself was the problem: show the error without it
-        request.scope["query_string"] = b""
-        page = Page(request, None, None, "calendar", None)
-    page.lang, page.t = lang, t
+    page = Page(request, None, None, "calendar", None)  # the current year: the asked period may be the error
     return page.render(
         "error.html",
         status_code=status,
