@@ -527,9 +527,13 @@ async def test_pages_are_usable_on_a_390_px_phone(dashboard: Dashboard, browser:
         ("overview", "/dashboard?period=2025-03"),
         ("agency", f"/dashboard/agency/{COMMUNE_A}?period=2025-03"),
         ("control-slip", f"/dashboard/dossier/{DEPARTMENT}-2?period=2025-03"),
+        ("dossiers", f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845?period=2025-03"),
+        ("register", "/dashboard/register?period=2025-03"),
+        ("login", "/dashboard/login"),
+        ("error", "/dashboard/agency/NOPE"),
     ):
         await page.goto(f"{dashboard.url}{path}")
-        if name != "control-slip":
+        if name in ("overview", "agency"):
             await page.wait_for_selector(".chart[data-rendered='1'] .main-svg")
         # nothing wider than the screen but the tables, which scroll in their own box
         width = await page.evaluate("document.documentElement.scrollWidth")

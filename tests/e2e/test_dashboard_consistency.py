@@ -347,6 +347,11 @@ async def walk_through(base: str, processing: str) -> None:
             ]
             assert {r[1] for r in audit} == {user.strip()}
             await page.screenshot(path=str(ARTIFACTS / "dashboard-action.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the action page is {width} px wide on a phone"
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-action-phone.png"), full_page=True)
+            await page.set_viewport_size({"width": 1300, "height": 1000})
             await page.goto(f"{base}/dashboard")
             assert await page.inner_text("#overdue-actions") == "0"  # due in 2099: none overdue
 
