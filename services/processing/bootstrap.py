@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.processing.adapters import registry_copy
 from services.processing.domain.engine import ClockRules
 from services.processing.entrypoints.consumers import declare_consumers
+from services.processing.entrypoints.corrective import router as corrective_router
 from services.processing.entrypoints.http import router
 from services.processing.entrypoints.ingest import install_ingress
 from services.processing.handlers import ProcessingContext, fire_timers, publish_unpublished
@@ -83,6 +84,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     app: FastAPI
     app = build_service_app("processing", settings, broker, wire, "TTHC Monitor — processing")
     app.include_router(router)
+    app.include_router(corrective_router)  # POST/GET /api/v1/corrective-actions (ISO 10.2)
     install_ingress(app, settings, broker)  # POST /api/v1/events and /api/v1/portal-sync
     install_auth_errors(app)
     return app

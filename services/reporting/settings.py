@@ -63,3 +63,22 @@ class ReportingSettings(CommonSettings):
         gt=0,
         description="how often reporting looks for a period that ended and is not frozen yet",
     )
+    dashboard_live_interval_s: float = Field(
+        default=1.0, ge=0.2, le=60, description="how often an open dashboard page asks for fresh numbers"
+    )
+    dashboard_session_minutes: int = Field(
+        default=480, ge=1, le=7 * 24 * 60, description="a dashboard login lasts this long (a working day)"
+    )
+    dashboard_session_secret: str = Field(
+        default="",
+        description="signs dashboard session and CSRF cookies; empty draws one per process "
+        "(sessions then end when reporting restarts) — set it when reporting runs as several replicas",
+    )
+    dashboard_secure_cookies: bool = Field(
+        default=False, description="mark the dashboard's cookies Secure (set it behind HTTPS)"
+    )
+    reporting_processing_url: str = Field(
+        default="",
+        description="processing's HTTP API, where the dashboard records corrective actions "
+        "(empty: http://<TTHC_HTTP_HOST>:<TTHC_PROCESSING_PORT>)",
+    )

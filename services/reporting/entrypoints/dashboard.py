@@ -1,28 +1,48 @@
-"""The dashboard: server-rendered pages, Vietnamese by default, fully offline.
+"""The dashboard: server-rendered pages, Vietnamese by default, live, behind a login, fully offline.
 
-Charts are drawn by plotly.js, served from the copy inside the ``plotly`` Python package
-(no CDN). Drill-down: province overview → agency → procedure → dossier list → control slip.
+Drill-down: province overview (agency tree) → agency → procedure → dossier list → control
+slip; the nonconformity register beside it. Every number comes from
+:mod:`services.reporting.dashboard_data` (the API's report functions) and is refreshed by
+``static/dashboard.js`` from the page's ``/dashboard/live/…`` twin. Charts are drawn by
+plotly.js, served from the copy inside the ``plotly`` Python package (no CDN).
+
+Errors are pages in the reader's language with the right status (422 for a bad parameter,
+404 for an unknown agency, procedure or dossier — and for one outside the officer's
+subtree, so that a code's existence does not leak), never JSON.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.reporting import reports
-from services.reporting.adapters import views
-from services.reporting.domain.form06 import field_label
-from services.reporting.domain.indicators import indicators
-from services.reporting.entrypoints.access import Caller, caller
-from services.reporting.entrypoints.http import _pool, bounds_of, scoped
-from services.reporting.entrypoints.templates import ENV, TEXT
+from services.reporting import dashboard_data, reports
+from services.reporting.adapters import dashboard_views, views
+from services.reporting.domain.periods import PeriodError, parse_period
+from services.reporting.entrypoints.http import _pool
+from services.reporting.entrypoints.session import (
+    CSRF_FIELD,
+    CsrfRejected,
+    LoginRequired,
+    Sessions,
+    dashboard_caller,
+)
+from services.reporting.entrypoints.templates import ENV, STATIC, TEXT
+from shared import formatting, vocabulary
+from shared.auth import Principal, hash_token
+from shared.contracts.compliance import NonconformityCode
 from shared.contracts.registry import Role
+from shared.formatting import Lang
 from shared.http import PG_BIGINT_MAX
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -30,6 +50,20 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 LANG_COOKIE = "tthc_lang"
 PAGE_SIZE = 50
 _PLOTLY_JS: bytes | None = None
+
+Who = Annotated[Principal | None, Depends(dashboard_caller)]
+PeriodQ = Annotated[str | None, Query(max_length=20)]
+CalendarQ = Annotated[str, Query(pattern="^(calendar|statutory)$")]
+LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
+PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)]
+
+
+class PageError(Exception):
+    """An error the reader sees as a page: status and the text key of its message."""
+
+    def __init__(self, status: int, key: str, **args: str) -> None:
+        super().__init__(key)
+        self.status, self.key, self.args_ = status, key, args
 
 
 def _plotly_js() -> bytes:
@@ -39,18 +73,45 @@ def _plotly_js() -> bytes:
     return _PLOTLY_JS
 
 
-class Page:
-    """What every page template needs: language, texts, the period and the query string."""
+def _lang_of(request: Request) -> Lang:
+    asked = request.query_params.get("lang")
+    for value in (
+        asked,
+        request.cookies.get(LANG_COOKIE),
+        request.app.state.settings.dashboard_default_language,
+    ):
+        if value in ("vi", "en"):
+            return "vi" if value == "vi" else "en"
+    return "vi"
 
-    def __init__(self, request: Request, period: str | None, calendar: str, lang: str | None) -> None:
+
+class Page:
+    """What every template needs: language, texts, period, formatting, the caller."""
+
+    def __init__(
+        self,
+        request: Request,
+        who: Principal | None,
+        period: str | None = None,
+        calendar: str = "calendar",
+        lang: str | None = None,
+    ) -> None:
+        self.request = request
+        self.who = who
         settings = request.app.state.settings
-        self.lang = lang or request.cookies.get(LANG_COOKIE) or settings.dashboard_default_language
-        if self.lang not in TEXT:
-            self.lang = "vi"
+        self.lang: Lang = _lang_of(request)
         self.t = TEXT[self.lang]
         self.period = period or str(request.app.state.clock().year)
         self.calendar = calendar
-        self.bounds = bounds_of(request, self.period, calendar)
+        try:
+            p = parse_period(
+                self.period,
+                "statutory" if calendar == "statutory" else "calendar",
+                settings.statutory_period_start_day,
+            )
+        except PeriodError as exc:
+            raise PageError(422, "bad_period", value=self.period) from exc
+        self.bounds = reports.bounds(p, request.app.state.tz, request.app.state.clock())
         self.tz = request.app.state.tz
         self.remember_lang = lang is not None
 
@@ -61,227 +122,163 @@ class Page:
         if v is None or v == "":
             return ""
         moment = datetime.fromisoformat(v) if isinstance(v, str) else v
-        return str(moment.astimezone(self.tz).strftime("%d/%m/%Y %H:%M"))
+        return formatting.moment(moment, self.tz)
 
-    def pct(self, v: float | None) -> str:
-        return "—" if v is None else f"{v * 100:.1f} %".replace(".", "," if self.lang == "vi" else ".")
+    def updated(self) -> str:
+        return str(self.request.app.state.clock().astimezone(self.tz).strftime("%H:%M:%S %d/%m/%Y"))
 
-    def outcome(self, o: str | None) -> str:
-        if o is None:
-            return ""
-        key = f"{o}_o" if o.startswith("pending_") else o
-        return self.t.get(key, o)
-
-    def render(self, template: str, **context: Any) -> HTMLResponse:
-        other = "en" if self.lang == "vi" else "vi"
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        lang = self.lang
+        sessions: Sessions = self.request.app.state.sessions
+        csrf_cookie = sessions.csrf_cookie(self.request)
+        settings = self.request.app.state.settings
         html = ENV.get_template(template).render(
-            lang=self.lang,
+            lang=lang,
             t=self.t,
             period=self.period,
             calendar=self.calendar,
             bounds={
-                "first": self.bounds.period.first.isoformat(),
-                "last": self.bounds.period.last.isoformat(),
+                "first": formatting.day(self.bounds.period.first),
+                "last": formatting.day(self.bounds.period.last),
             },
             q=self.query(),
-            switch_q=self.query(other),
-            pct=self.pct,
+            switch_q=self.query("en" if lang == "vi" else "vi"),
+            who=self.who,
+            csrf=sessions.csrf_field(csrf_cookie),
+            show_login=self.who is None,
+            updated=self.updated(),
             when=self.when,
-            outcome=self.outcome,
+            fmt_number=lambda n: formatting.number(n, lang),
+            outcome=lambda o: vocabulary.outcome(o, lang),
+            channel=lambda c: vocabulary.channel(c, lang),
+            status=lambda s: vocabulary.dossier_status(s, lang),
+            rule=lambda c: vocabulary.rule_name(c, lang),
+            explain=lambda c: vocabulary.rule_explanation(c, lang),
+            nc_status=lambda s: vocabulary.nc_status(s, lang),
+            ca_state=lambda s: vocabulary.ca_state(s, lang),
+            ca_change=lambda s: vocabulary.ca_change(s, lang),
+            day=lambda d: formatting.day(date.fromisoformat(d) if isinstance(d, str) else d),
+            level=lambda lv: vocabulary.level(lv, lang),
+            duration=lambda v, u: vocabulary.duration(v, u, lang),
+            live_url=context.pop("live_url", None),
+            live_interval_ms=int(settings.dashboard_live_interval_s * 1000),
+            charts=context.pop("charts", {}),
+            v=context.pop("v", {}),
             **context,
         )
-        response = HTMLResponse(html)
+        response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+        sessions.keep_csrf(response, csrf_cookie)
         if self.remember_lang:
             response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, samesite="lax")
         return response
 
 
-PeriodQ = Annotated[str | None, Query(description="2025, 2025-Q1, 2025-03 …; the current year by default")]
-LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
+def _root(who: Principal | None) -> str | None:
+    return who.agency_code if who is not None and who.role is Role.OFFICER else None
 
 
-def _layout(title: str, **more: Any) -> dict[str, Any]:
-    return {
-        "title": {"text": title, "font": {"size": 14}},
-        "margin": {"l": 50, "r": 10, "t": 40, "b": 80},
-        "legend": {"orientation": "h"},
-        **more,
-    }
+async def _visible(conn: Any, who: Principal | None) -> list[str] | None:
+    """The agencies the caller may see (None: all)."""
+    root = _root(who)
+    return await views.subtree(conn, root) if root is not None else None
+
+
+async def _agency_scope(conn: Any, who: Principal | None, code: str) -> list[str]:
+    """``code``'s subtree; 404 if unknown or outside the caller's subtree (the same answer)."""
+    nodes = await dashboard_views.agency_nodes(conn)
+    visible = await _visible(conn, who)
+    if code not in nodes or (visible is not None and code not in visible):
+        raise PageError(404, "not_found_agency", code=code)
+    return await views.subtree(conn, code)
+
+
+def _live(request: Request, path: str) -> str:
+    return f"/dashboard/live{path}?{request.url.query}" if request.url.query else f"/dashboard/live{path}"
+
+
+def _live_answer(page: Page, figures: dashboard_data.Figures, charts: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {"values": figures.values, "charts": charts, "updated": page.updated()},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("", response_class=HTMLResponse)
 async def overview(
-    request: Request,
-    who: Annotated[Caller, Depends(caller)],
-    period: PeriodQ = None,
-    calendar: str = "calendar",
-    lang: LangQ = None,
+    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
 ) -> HTMLResponse:
-    page = Page(request, period, calendar, lang)
-    b, t = page.bounds, page.t
-    async with _pool(request).acquire() as conn:
-        agencies = await scoped(conn, who, None)
-        form = await reports.form06(conn, b, None, agencies)
-        ind = await reports.indicators_766(conn, b, None, agencies)
-        qms = await reports.qms(conn, b, None, agencies)
-        first_month, after = reports.month_starts(b.period.last, 12)
-        trend = await views.monthly_flows(conn, first_month, after, agencies)
-        ncs = await views.nonconformity_counts(conn, b.period.first, b.period.end_exclusive, agencies)
-        by_agency = await views.open_nonconformities_by_agency(conn)
-    open_ncs = sum(n for a, n in by_agency.items() if agencies is None or a in agencies)
+    from services.reporting.entrypoints.corrective_pages import overdue_count
 
-    months = [m["month"].strftime("%m/%Y") for m in trend]
-    legal = [indicators(m)["on_time_rate"] for m in trend]
-    index = [indicators(m)["on_time_rate_index"] for m in trend]
-    worst = sorted(form["rows"], key=lambda r: -(r["resolved_late"] + r["pending_overdue"]))[:15]
-    names = [form["agencies"][r["agency_code"]]["name"] or r["agency_code"] for r in worst]
-    codes = sorted({n["code"] for n in ncs})
-    statuses = sorted({n["status"] for n in ncs})
-    charts = {
-        "chart-trend": {
-            "data": [
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "name": t["on_time_rate"],
-                    "x": months,
-                    "y": legal,
-                },
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "name": t["on_time_rate_index"],
-                    "x": months,
-                    "y": index,
-                },
-            ],
-            "layout": _layout(t["trend"], yaxis={"tickformat": ".0%", "range": [0, 1.05]}),
-        },
-        "chart-late": {
-            "data": [
-                {
-                    "type": "bar",
-                    "name": t["resolved_late"],
-                    "x": names,
-                    "y": [r["resolved_late"] for r in worst],
-                },
-                {
-                    "type": "bar",
-                    "name": t["pending_overdue"],
-                    "x": names,
-                    "y": [r["pending_overdue"] for r in worst],
-                },
-            ],
-            "layout": _layout(t["late_overdue"], barmode="group"),
-        },
-        "chart-ncs": {
-            "data": [
-                {
-                    "type": "bar",
-                    "name": t.get(s, s),
-                    "x": codes,
-                    "y": [sum(n["n"] for n in ncs if n["code"] == c and n["status"] == s) for c in codes],
-                }
-                for s in statuses
-            ],
-            "layout": _layout(t["ncs_by_code"], barmode="stack"),
-        },
-        "chart-qms": {
-            "data": [
-                {
-                    "type": "bar",
-                    "name": t["announced"],
-                    "x": [t["mandatory"], t["encouraged"]],
-                    "y": [qms["mandatory_announced"], qms["encouraged_announced"]],
-                },
-                {
-                    "type": "bar",
-                    "name": t["not_announced"],
-                    "x": [t["mandatory"], t["encouraged"]],
-                    "y": [
-                        qms["mandatory"] - qms["mandatory_announced"],
-                        qms["encouraged"] - qms["encouraged_announced"],
-                    ],
-                },
-            ],
-            "layout": _layout(t["qms_adoption"], barmode="stack"),
-        },
-    }
+    page = Page(request, who, period, calendar, lang)
+    async with _pool(request).acquire() as conn:
+        figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
+    overdue_actions = await overdue_count(request)
     return page.render(
-        "overview.html", form=form, ind=ind["totals"], qms=qms, charts=charts, open_ncs=open_ncs
+        "overview.html",
+        overdue_actions=formatting.number(overdue_actions, page.lang),
+        v=figures.values,
+        live_url=_live(request, ""),
+        table_keys=dashboard_data.TABLE_KEYS,
+        **ctx,
     )
 
 
-async def _agency_allowed(conn: Any, who: Caller, code: str) -> None:
-    if who is not None and who.role is Role.OFFICER:
-        await scoped(conn, who, code)  # 403 outside the officer's subtree
+@router.get("/live")
+async def overview_live(
+    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    async with _pool(request).acquire() as conn:
+        figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
+    return _live_answer(page, figures, ctx["charts"])
+
+
+async def _agency(
+    request: Request, who: Principal | None, page: Page, code: str
+) -> tuple[Any, Any, str, str]:
+    async with _pool(request).acquire() as conn:
+        scope = await _agency_scope(conn, who, code)
+        figures, ctx = await dashboard_data.agency(conn, page.bounds, code, scope, page.lang)
+        node = (await dashboard_views.agency_nodes(conn))[code]
+    return figures, ctx, node.name, node.level
 
 
 @router.get("/agency/{code}", response_class=HTMLResponse)
 async def agency(
     request: Request,
     code: str,
-    who: Annotated[Caller, Depends(caller)],
+    who: Who,
     period: PeriodQ = None,
-    calendar: str = "calendar",
+    calendar: CalendarQ = "calendar",
     lang: LangQ = None,
 ) -> HTMLResponse:
-    page = Page(request, period, calendar, lang)
-    b = page.bounds
-    async with _pool(request).acquire() as conn:
-        await _agency_allowed(conn, who, code)
-        infos = await views.agency_infos(conn)
-        flows = await views.procedure_flows(conn, code, b.period.first, b.period.end_exclusive)
-        pending = await views.pending_by_procedure(conn, code, b.as_of)
-    procedures = []
-    for p in flows:
-        pending_n, overdue = pending.pop(p["procedure_code"], (0, 0))
-        procedures.append(
-            p
-            | indicators(p)
-            | {"pending": pending_n, "overdue": overdue, "field_label": field_label(p["field"], page.lang)}
-        )
-    for pcode, (pending_n, overdue) in sorted(pending.items()):  # pending, but no flow in the period
-        procedures.append(
-            {
-                "procedure_code": pcode,
-                "name": None,
-                "field_label": "",
-                "received": 0,
-                "resolved_early": 0,
-                "resolved_on_time": 0,
-                "resolved_late": 0,
-                "on_time_rate": None,
-                "pending": pending_n,
-                "overdue": overdue,
-            }
-        )
-    t = page.t
-    chart = {
-        "data": [
-            {
-                "type": "bar",
-                "name": t["resolved_early"],
-                "x": [p["procedure_code"] for p in procedures],
-                "y": [p["resolved_early"] for p in procedures],
-            },
-            {
-                "type": "bar",
-                "name": t["resolved_on_time"],
-                "x": [p["procedure_code"] for p in procedures],
-                "y": [p["resolved_on_time"] for p in procedures],
-            },
-            {
-                "type": "bar",
-                "name": t["late"],
-                "x": [p["procedure_code"] for p in procedures],
-                "y": [p["resolved_late"] for p in procedures],
-            },
-        ],
-        "layout": _layout(t["procedures"], barmode="stack"),
-    }
-    name = infos[code].name if code in infos else code
-    return page.render("agency.html", code=code, name=name, procedures=procedures, chart=chart)
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx, name, level = await _agency(request, who, page, code)
+    return page.render(
+        "agency.html",
+        v=figures.values,
+        live_url=_live(request, f"/agency/{quote(code)}"),
+        code=code,
+        name=name,
+        agency_level=level,
+        table_keys=dashboard_data.TABLE_KEYS,
+        procedure_keys=dashboard_data.PROCEDURE_KEYS,
+        **ctx,
+    )
+
+
+@router.get("/live/agency/{code}")
+async def agency_live(
+    request: Request,
+    code: str,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx, _, _ = await _agency(request, who, page, code)
+    return _live_answer(page, figures, ctx["charts"])
 
 
 @router.get("/agency/{code}/procedure/{procedure}", response_class=HTMLResponse)
@@ -289,28 +286,52 @@ async def procedure_dossiers(
     request: Request,
     code: str,
     procedure: str,
-    who: Annotated[Caller, Depends(caller)],
+    who: Who,
     period: PeriodQ = None,
-    calendar: str = "calendar",
+    calendar: CalendarQ = "calendar",
     lang: LangQ = None,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)] = 1,
+    page_no: PageQ = 1,
+    overdue: Annotated[str | None, Query(pattern="^1?$")] = None,
 ) -> HTMLResponse:
-    page = Page(request, period, calendar, lang)
+    page = Page(request, who, period, calendar, lang)
     b = page.bounds
+    overdue_only = overdue == "1"
     async with _pool(request).acquire() as conn:
-        await _agency_allowed(conn, who, code)
-        infos = await views.agency_infos(conn)
-        items, total = await views.dossiers(
-            conn, code, procedure, b.start, b.end, PAGE_SIZE, (page_no - 1) * PAGE_SIZE
+        await _agency_scope(conn, who, code)
+        if not await dashboard_views.procedure_known(conn, code, procedure):
+            raise PageError(404, "not_found_procedure", code=procedure)
+        node = (await dashboard_views.agency_nodes(conn))[code]
+        rows = await dashboard_data.procedure_rows(conn, b, code, page.lang)
+        items, total = await dashboard_views.dossiers(
+            conn,
+            code,
+            procedure,
+            b.start,
+            b.end,
+            overdue_only=overdue_only,
+            limit=PAGE_SIZE,
+            offset=(page_no - 1) * PAGE_SIZE,
         )
-        pname = await conn.fetchval("SELECT name FROM reporting.procedures WHERE code = $1", procedure)
+        pname = (await dashboard_views.procedure_names(conn)).get(procedure)
+    summary = next((r for r in rows if r["procedure_code"] == procedure), None)
+    figures = dashboard_data.Figures(page.lang)
+    if summary is not None:
+        for k in dashboard_data.PROCEDURE_KEYS:
+            figures.count(f"proc.{procedure}.{k}", summary[k])
+        figures.rate(f"proc.{procedure}.on_time_rate", summary["on_time_rate"])
     return page.render(
         "procedure.html",
+        v=figures.values,
         code=code,
-        name=infos[code].name if code in infos else code,
+        name=node.name,
         procedure_code=procedure,
         procedure_name=pname,
+        summary=summary,
+        procedure_keys=dashboard_data.PROCEDURE_KEYS,
         dossiers=items,
+        total=total,
+        overdue_only=overdue_only,
+        extra_q="&overdue=1" if overdue_only else "",
         page=page_no,
         pages=max(1, math.ceil(total / PAGE_SIZE)),
     )
@@ -320,19 +341,174 @@ async def procedure_dossiers(
 async def dossier(
     request: Request,
     code: str,
-    who: Annotated[Caller, Depends(caller)],
+    who: Who,
     period: PeriodQ = None,
-    calendar: str = "calendar",
+    calendar: CalendarQ = "calendar",
     lang: LangQ = None,
 ) -> HTMLResponse:
-    page = Page(request, period, calendar, lang)
+    page = Page(request, who, period, calendar, lang)
     async with _pool(request).acquire() as conn:
         doc = await views.dossier(conn, code)
-        if doc is None:
-            raise HTTPException(404, f"no dossier {code!r} has reached reporting; check the code")
-        await _agency_allowed(conn, who, doc["agency_code"])
+        visible = await _visible(conn, who)
+        if doc is None or (visible is not None and doc["agency_code"] not in visible):
+            raise PageError(404, "not_found_dossier", code=code)
+        nodes = await dashboard_views.agency_nodes(conn)
+        pname = (await dashboard_views.procedure_names(conn)).get(doc["procedure_code"])
     doc.setdefault("steps", [])
-    return page.render("dossier.html", d=doc)
+    node = nodes.get(doc["agency_code"])
+    return page.render(
+        "dossier.html", d=doc, agency_name=node.name if node else doc["agency_code"], procedure_name=pname
+    )
+
+
+@router.get("/search")
+async def search(
+    request: Request, who: Who, code: Annotated[str, Query(min_length=1, max_length=100)], lang: LangQ = None
+) -> Response:
+    """Find a dossier by its code: straight to its control slip, or a 404 page."""
+    code = code.strip()
+    async with _pool(request).acquire() as conn:
+        agency_code = await dashboard_views.dossier_agency(conn, code)
+        visible = await _visible(conn, who)
+    if agency_code is None or (visible is not None and agency_code not in visible):
+        raise PageError(404, "not_found_dossier", code=code)
+    suffix = f"?lang={lang}" if lang else ""
+    return RedirectResponse(f"/dashboard/dossier/{quote(code, safe='')}{suffix}", status_code=303)
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register(
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    code: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")] = None,
+    open_: Annotated[str | None, Query(alias="open", pattern="^1?$")] = None,
+    page_no: PageQ = 1,
+) -> HTMLResponse:
+    """The nonconformity register with filters, from the API's register report."""
+    page = Page(request, who, period, calendar, lang)
+    code = code or None
+    if code is not None and code not in vocabulary.RULES:
+        raise PageError(422, "bad_parameter", field="code")
+    open_only = open_ == "1"
+    async with _pool(request).acquire() as conn:
+        agencies = await _visible(conn, who)
+        if open_only and not status:
+            doc = await _open_register(conn, page.bounds, agencies, code, page_no)
+        else:
+            doc = await reports.nonconformities(
+                conn,
+                page.bounds,
+                agencies,
+                procedure=None,
+                code=code,
+                status=status or None,
+                limit=PAGE_SIZE,
+                offset=(page_no - 1) * PAGE_SIZE,
+            )
+        nodes = await dashboard_views.agency_nodes(conn)
+    extra = {k: v for k, v in (("code", code), ("status", status), ("open", "1" if open_only else None)) if v}
+    return page.render(
+        "register.html",
+        items=doc["items"],
+        total=doc["total"],
+        page=page_no,
+        pages=max(1, math.ceil(doc["total"] / PAGE_SIZE)),
+        extra_q=("&" + urlencode(extra)) if extra else "",
+        rule_codes=[c.value for c in NonconformityCode],
+        nc_statuses=list(vocabulary.NC_STATUS),
+        code=code,
+        status_filter=status,
+        open_only=open_only,
+        agency_names={c: n.name for c, n in nodes.items()},
+    )
+
+
+async def _open_register(
+    conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int
+) -> dict[str, Any]:
+    """Open and in-corrective-action nonconformities: the register report of each status, merged."""
+    items: list[dict[str, Any]] = []
+    total = 0
+    for status in ("open", "corrective_action"):
+        doc = await reports.nonconformities(
+            conn, b, agencies, procedure=None, code=code, status=status, limit=page_no * PAGE_SIZE, offset=0
+        )
+        items += doc["items"]
+        total += doc["total"]
+    items.sort(key=lambda i: (i["detected_at"], i["dossier_code"]), reverse=True)
+    return {"items": items[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE], "total": total}
+
+
+# --- login and sessions ---------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a dashboard path of this site: never an open redirect."""
+    if not target:
+        return "/dashboard"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/dashboard") or "\\" in target:
+        return "/dashboard"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(
+    request: Request,
+    lang: LangQ = None,
+    next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
+    reason: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    page = Page(request, None, None, "calendar", lang)
+    minutes = request.app.state.settings.dashboard_session_minutes
+    notice = page.t["session_expired"] if reason == "expired" else None
+    return page.render(
+        "login.html",
+        next_url=_safe_next(next_url),
+        help=page.t["login_help"].format(minutes=minutes),
+        notice=notice,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=500)],
+    csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/dashboard",
+    lang: Annotated[str, Form(pattern="^(vi|en)?$")] = "",
+) -> Response:
+    sessions: Sessions = request.app.state.sessions
+    sessions.check_csrf(request, csrf)
+    page = Page(request, None, None, "calendar", lang or None)
+    principal = await request.app.state.auth.lookup(hash_token(token.strip()))
+    if principal is None:
+        minutes = request.app.state.settings.dashboard_session_minutes
+        return page.render(
+            "login.html",
+            status_code=401,
+            next_url=_safe_next(next_url),
+            help=page.t["login_help"].format(minutes=minutes),
+            notice=page.t["login_failed"],
+        )
+    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    sessions.set_session(response, token.strip(), request.app.state.clock())
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = ""
+) -> Response:
+    sessions: Sessions = request.app.state.sessions
+    sessions.check_csrf(request, csrf)
+    response = RedirectResponse(f"/dashboard/login?lang={_lang_of(request)}", status_code=303)
+    sessions.clear(response)
+    return response
 
 
 @router.get("/static/plotly.min.js")
@@ -344,5 +520,95 @@ async def plotly_js() -> Response:
     )
 
 
+# --- errors as pages --------------------------------------------------------------------
+
+
+def _error_page(request: Request, status: int, message_key: str, **args: str) -> HTMLResponse:
+    lang = _lang_of(request)
+    t = TEXT[lang]
+    heading = t.get(f"error_{status}", t["error"])
+    page = Page(request, None, None, "calendar", None)  # the current year: the asked period may be the error
+    return page.render(
+        "error.html",
+        status_code=status,
+        heading=heading,
+        message=t[message_key].format(**args),
+        http_status=status,
+    )
+
+
+async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:
+    """The handler another module installed, for the requests that are not dashboard pages."""
+    assert handler is not None
+    answer = handler(request, exc)
+    if inspect.isawaitable(answer):
+        answer = await answer
+    assert isinstance(answer, Response)
+    return answer
+
+
+def _is_dashboard(request: Request) -> bool:
+    return request.url.path == "/dashboard" or request.url.path.startswith("/dashboard/")
+
+
 def install_dashboard(app: FastAPI) -> None:
+    """Mount the pages and their static files; errors on /dashboard become pages."""
+    settings = app.state.settings
+    app.state.sessions = Sessions.from_settings(
+        settings.dashboard_session_secret,
+        settings.dashboard_session_minutes,
+        settings.dashboard_secure_cookies,
+    )
+    from services.reporting.entrypoints.corrective_pages import router as actions_router
+
     app.include_router(router)
+    app.include_router(actions_router)
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
+
+    async def page_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageError)
+        return _error_page(request, exc.status, exc.key, **exc.args_)
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        if request.url.path.startswith("/dashboard/live"):
+            return JSONResponse({"detail": "session ended"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # a form sent after the session ended: start again from the overview
+            target = "/dashboard"
+        query = urlencode({"next": target, "lang": _lang_of(request), "reason": exc.reason})
+        return RedirectResponse(f"/dashboard/login?{query}", status_code=303)
+
+    async def csrf_rejected(request: Request, exc: Exception) -> Response:
+        return _error_page(request, 403, "csrf_failed")
+
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(CsrfRejected, csrf_rejected)
+
+    # a parameter FastAPI refuses before our code runs: a 422 page on /dashboard, the API's
+    # problem+json elsewhere (the handler installed by shared.http stays in charge there)
+    api_handler = app.exception_handlers.get(RequestValidationError)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if _is_dashboard(request) and not request.url.path.startswith("/dashboard/live"):
+            fields = [str(e.get("loc", ("", ""))[-1]) for e in exc.errors()]
+            return _error_page(request, 422, "bad_parameter", field=", ".join(fields))
+        return await _delegate(api_handler, request, exc)
+
+    app.add_exception_handler(RequestValidationError, invalid)
+
+    http_handler = app.exception_handlers.get(StarletteHTTPException)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if (
+            _is_dashboard(request)
+            and exc.status_code in (404, 405)
+            and not request.url.path.startswith("/dashboard/live")
+        ):
+            return _error_page(request, exc.status_code, "not_found_page")
+        return await _delegate(http_handler, request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,12 +1,19 @@
-"""Dashboard templates (Jinja2) and their two languages.
+"""Dashboard templates: Jinja2 files in ``services/reporting/templates``, and the words of both languages.
 
-Kept in a Python module rather than ``*.html`` files so that they ship with the package
-whatever the packaging rules (package data lists only SQL, JSON and TOML).
+The pages' look is in ``services/reporting/static/dashboard.css`` and their behaviour (charts,
+live refresh, table sorting and filtering) in ``static/dashboard.js``: no inline script, so a
+``script-src 'self'`` Content-Security-Policy holds. Codes are turned into words by
+:mod:`shared.vocabulary`; numbers and dates by :mod:`shared.formatting`.
 """
 
 from __future__ import annotations
 
-from jinja2 import DictLoader, Environment, select_autoescape
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+STATIC = Path(__file__).resolve().parents[1] / "static"
 
 TEXT: dict[str, dict[str, str]] = {
     "vi": {
@@ -24,7 +31,7 @@ TEXT: dict[str, dict[str, str]] = {
         "online_rate": "Tỷ lệ trực tuyến",
         "avg_days": "Thời gian TB (ngày làm việc)",
         "pending_overdue": "Đang giải quyết quá hạn",
-        "open_ncs": "Không phù hợp chưa đóng",
+        "open_ncs": "Sự không phù hợp chưa đóng",
         "qms_announced": "Cơ quan đã công bố ISO",
         "trend": "Tỷ lệ đúng hạn theo tháng",
         "late_overdue": "Trễ hạn và quá hạn theo cơ quan",
@@ -78,17 +85,88 @@ TEXT: dict[str, dict[str, str]] = {
         "next": "Sau",
         "previous": "Trước",
         "no_data": "Chưa có số liệu trong kỳ.",
+        "others": "Các mục khác",
+        "received_new": "Tiếp nhận mới trong kỳ",
+        "pending_total_kpi": "Đang giải quyết",
+        "open_ncs_period": "Sự không phù hợp chưa đóng (phát hiện trong kỳ)",
+        "qms_of": "trên",
+        "updated_at": "cập nhật lúc",
+        "live_paused": "mất kết nối, đang thử lại",
+        "filter": "Lọc theo tên hoặc mã",
+        "overdue_only": "Chỉ đơn vị có hồ sơ quá hạn",
+        "overdue_only_dossiers": "Chỉ hồ sơ quá hạn",
+        "search_dossier": "Tìm hồ sơ theo mã",
+        "search": "Tìm",
+        "agency_tree": "Cơ quan, đơn vị (tổng theo cây tổ chức)",
+        "subtree_note": "Mỗi dòng cộng cả các đơn vị trực thuộc.",
+        "own_procedures": "Thủ tục do cơ quan trực tiếp tiếp nhận",
+        "level_label": "Cấp",
+        "rule": "Loại không phù hợp",
+        "explanation": "Giải thích",
+        "register": "Sổ theo dõi sự không phù hợp",
+        "open_only": "Chỉ sự không phù hợp chưa đóng",
+        "all_codes": "Mọi loại",
+        "all_statuses": "Mọi trạng thái",
+        "total_found": "Tổng số",
+        "login": "Đăng nhập",
+        "logout": "Đăng xuất",
+        "token": "Mã truy cập (token)",
+        "login_help": "Nhập mã truy cập do quản trị hệ thống cấp. Phiên làm việc hết hạn sau {minutes} phút.",
+        "login_failed": "Mã truy cập không đúng, đã bị thu hồi hoặc đã hết hạn.",
+        "session_expired": "Phiên làm việc đã hết hạn, vui lòng đăng nhập lại.",
+        "signed_in_as": "Người dùng",
+        "anonymous": "Chưa đăng nhập",
+        "error": "Lỗi",
+        "error_404": "Không tìm thấy",
+        "error_422": "Tham số không hợp lệ",
+        "error_403": "Yêu cầu bị từ chối",
+        "error_back": "Về trang tổng quan",
+        "not_found_agency": "Không có cơ quan mã {code} trong phạm vi bạn được xem.",
+        "not_found_procedure": "Cơ quan này không có thủ tục mã {code}.",
+        "not_found_dossier": "Không có hồ sơ mã {code} trong phạm vi bạn được xem. Hãy kiểm tra lại mã hồ sơ.",
+        "bad_period": "Kỳ báo cáo “{value}” không hợp lệ. Hãy nhập năm (2025), quý (2025-Q1), nửa năm (2025-H1) hoặc tháng (2025-03).",
+        "bad_parameter": "Tham số “{field}” không hợp lệ. Hãy quay lại và chọn giá trị trong danh sách.",
+        "not_found_page": "Trang này không tồn tại.",
+        "error_409": "Xung đột dữ liệu",
+        "error_502": "Dịch vụ xử lý trả lời lỗi",
+        "error_503": "Không kết nối được dịch vụ xử lý",
+        "processing_unreachable": "Không kết nối được dịch vụ xử lý hồ sơ; hãy thử lại sau ít phút.",
+        "action_refused": "Dịch vụ xử lý từ chối yêu cầu: {detail}",
+        "pick_nonconformities": "Hãy chọn ít nhất một sự không phù hợp.",
+        "not_found_action": "Không có hành động khắc phục số {code} trong phạm vi bạn được xem.",
+        "actions": "Hành động khắc phục",
+        "action_no": "Hành động khắc phục số",
+        "new_action": "Lập hành động khắc phục cho các sự không phù hợp đã chọn",
+        "open_ncs_to_treat": "Sự không phù hợp chưa xử lý",
+        "correction": "Khắc phục tức thời (đã làm gì với hồ sơ)",
+        "root_cause": "Nguyên nhân gốc",
+        "action": "Hành động khắc phục (để không tái diễn)",
+        "responsible": "Người chịu trách nhiệm",
+        "due": "Hạn hoàn thành",
+        "state": "Tình trạng",
+        "overdue_actions": "Hành động khắc phục quá hạn",
+        "overdue_actions_only": "Chỉ hành động quá hạn",
+        "save": "Lưu",
+        "verification": "Kiểm tra hiệu lực",
+        "effective": "Có hiệu lực",
+        "not_effective": "Chưa có hiệu lực (ghi hành động sửa đổi và hạn mới)",
+        "verification_note": "Kết quả kiểm tra hiệu lực",
+        "close_action": "Đóng hành động khắc phục",
+        "group_more": "Gộp thêm sự không phù hợp cùng nguyên nhân",
+        "audit": "Nhật ký thay đổi",
+        "who": "Người thực hiện",
+        "when": "Thời điểm",
+        "what": "Nội dung",
+        "created_by": "Người lập",
+        "csrf_failed": "Biểu mẫu đã cũ hoặc không được gửi từ trang này. Hãy tải lại trang và thử lại.",
         "early": "trước hạn",
         "on_time": "đúng hạn",
-        "late": "quá hạn",
+        "late": "Quá hạn",
         "pending_within_o": "trong hạn",
         "pending_overdue_o": "quá hạn",
         "not_accepted": "không tiếp nhận",
         "withdrawn": "rút hồ sơ",
         "stopped": "dừng xử lý",
-        "open": "mở",
-        "corrective_action": "đang khắc phục",
-        "closed": "đã đóng",
     },
     "en": {
         "title": "TTHC dossier monitoring",
@@ -159,250 +237,95 @@ TEXT: dict[str, dict[str, str]] = {
         "next": "Next",
         "previous": "Previous",
         "no_data": "No data in this period.",
+        "others": "Others",
+        "received_new": "New in the period",
+        "pending_total_kpi": "Pending",
+        "open_ncs_period": "Open nonconformities (found in the period)",
+        "qms_of": "of",
+        "updated_at": "updated at",
+        "live_paused": "connection lost, retrying",
+        "filter": "Filter by name or code",
+        "overdue_only": "Only units with overdue dossiers",
+        "overdue_only_dossiers": "Overdue dossiers only",
+        "search_dossier": "Find a dossier by its code",
+        "search": "Find",
+        "agency_tree": "Agencies (totals over the organisation tree)",
+        "subtree_note": "Each row includes the units below it.",
+        "own_procedures": "Procedures received by the agency itself",
+        "level_label": "Level",
+        "rule": "Nonconformity",
+        "explanation": "Explanation",
+        "register": "Nonconformity register",
+        "open_only": "Open nonconformities only",
+        "all_codes": "All kinds",
+        "all_statuses": "All statuses",
+        "total_found": "Total",
+        "login": "Sign in",
+        "logout": "Sign out",
+        "token": "Access token",
+        "login_help": "Enter the access token your administrator gave you. Sessions end after {minutes} minutes.",
+        "login_failed": "The access token is wrong, revoked or expired.",
+        "session_expired": "Your session has ended; please sign in again.",
+        "signed_in_as": "Signed in as",
+        "anonymous": "Not signed in",
+        "error": "Error",
+        "error_404": "Not found",
+        "error_422": "Invalid parameter",
+        "error_403": "Request refused",
+        "error_back": "Back to the overview",
+        "not_found_agency": "There is no agency {code} among the agencies you may see.",
+        "not_found_procedure": "This agency has no procedure {code}.",
+        "not_found_dossier": "There is no dossier {code} among the agencies you may see. Check the code.",
+        "bad_period": "The period “{value}” is not valid. Enter a year (2025), quarter (2025-Q1), half (2025-H1) or month (2025-03).",
+        "bad_parameter": "The parameter “{field}” is not valid. Go back and pick a value from the list.",
+        "not_found_page": "There is no such page.",
+        "error_409": "Conflict",
+        "error_502": "Processing answered with an error",
+        "error_503": "Processing cannot be reached",
+        "processing_unreachable": "The processing service cannot be reached; try again in a few minutes.",
+        "action_refused": "Processing refused the request: {detail}",
+        "pick_nonconformities": "Pick at least one nonconformity.",
+        "not_found_action": "There is no corrective action {code} among the agencies you may see.",
+        "actions": "Corrective actions",
+        "action_no": "Corrective action no.",
+        "new_action": "Start a corrective action for the selected nonconformities",
+        "open_ncs_to_treat": "Open nonconformities",
+        "correction": "Correction (what was done to the dossier)",
+        "root_cause": "Root cause",
+        "action": "Corrective action (so that it does not recur)",
+        "responsible": "Responsible person",
+        "due": "Due date",
+        "state": "State",
+        "overdue_actions": "Overdue corrective actions",
+        "overdue_actions_only": "Overdue actions only",
+        "save": "Save",
+        "verification": "Verification of effectiveness",
+        "effective": "Effective",
+        "not_effective": "Not effective (give a revised action and a new due date)",
+        "verification_note": "What the verification found",
+        "close_action": "Close the corrective action",
+        "group_more": "Group more nonconformities of the same cause",
+        "audit": "Audit trail",
+        "who": "Who",
+        "when": "When",
+        "what": "What",
+        "created_by": "Created by",
+        "csrf_failed": "The form is outdated or was not sent from this page. Reload the page and try again.",
         "early": "early",
         "on_time": "on time",
-        "late": "late",
+        "late": "Late",
         "pending_within_o": "pending, within time",
         "pending_overdue_o": "pending, overdue",
         "not_accepted": "not accepted",
         "withdrawn": "withdrawn",
         "stopped": "stopped",
-        "open": "open",
-        "corrective_action": "corrective action",
-        "closed": "closed",
     },
 }
 
-_BASE = """<!doctype html>
-<html lang="{{ lang }}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t.title }} — {% block title %}{% endblock %}</title>
-<script src="/dashboard/static/plotly.min.js"></script>
-<style>
- body { font-family: "Segoe UI", Roboto, Arial, sans-serif; margin: 0; color: #1d2733; background: #f4f6f9; }
- header { background: #a3161a; color: #fff; padding: .7rem 1.2rem; display: flex; align-items: center; gap: 1rem; }
- header a { color: #fff; }
- header h1 { font-size: 1.15rem; margin: 0; flex: 1; }
- main { padding: 1rem 1.2rem; }
- .kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: .6rem; }
- .kpi { background: #fff; border-radius: 6px; padding: .6rem .8rem; box-shadow: 0 1px 2px #0002; }
- .kpi b { display: block; font-size: 1.5rem; }
- .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: .8rem; margin-top: .8rem; }
- .card { background: #fff; border-radius: 6px; padding: .6rem; box-shadow: 0 1px 2px #0002; }
- .chart { height: 320px; }
- table { border-collapse: collapse; width: 100%; background: #fff; font-size: .9rem; }
- th, td { border: 1px solid #d5dbe3; padding: .3rem .45rem; text-align: right; }
- th { background: #e9edf2; text-align: center; }
- td.l { text-align: left; }
- form.period { display: flex; gap: .5rem; align-items: center; margin-bottom: .8rem; }
- .muted { color: #5b6775; }
- .late { color: #a3161a; font-weight: 600; }
-</style>
-</head>
-<body>
-<header>
- <h1><a href="/dashboard?{{ q }}">{{ t.title }}</a></h1>
- <a id="lang-switch" href="?{{ switch_q }}">{{ t.language }}</a>
-</header>
-<main>
-{% block body %}{% endblock %}
-</main>
-</body>
-</html>
-"""
-
-_PERIOD_FORM = """
-<form class="period" method="get">
- <label>{{ t.period }} <input name="period" value="{{ period }}" size="8"></label>
- <label>{{ t.calendar }} <select name="calendar">
-  {% for c in ("calendar", "statutory") %}<option value="{{ c }}" {{ "selected" if c == calendar }}>{{ t["calendar_" ~ c] }}</option>{% endfor %}
- </select></label>
- <input type="hidden" name="lang" value="{{ lang }}">
- <button type="submit">{{ t.show }}</button>
- <span class="muted">{{ bounds.first }} → {{ bounds.last }}</span>
-</form>
-"""
-
-_FORM06_HEAD = """
-<tr><th rowspan="2">{{ first_heading }}</th><th colspan="2">{{ t.received_total }}</th>
-<th colspan="4">{{ t.resolved_total }}</th><th colspan="3">{{ t.pending_total }}</th></tr>
-<tr><th>{{ t.received_total }}</th><th>{{ t.carried_over }}</th><th>{{ t.resolved_total }}</th>
-<th>{{ t.resolved_early }}</th><th>{{ t.resolved_on_time }}</th><th>{{ t.late }}</th>
-<th>{{ t.pending_total }}</th><th>{{ t.pending_within }}</th><th>{{ t.pending_overdue }}</th></tr>
-"""
-
-_FORM06_CELLS = """<td>{{ r.received_total }}</td><td>{{ r.carried_over }}</td><td>{{ r.resolved_total }}</td>
-<td>{{ r.resolved_early }}</td><td>{{ r.resolved_on_time }}</td><td class="{{ 'late' if r.resolved_late }}">{{ r.resolved_late }}</td>
-<td>{{ r.pending_total }}</td><td>{{ r.pending_within }}</td><td class="{{ 'late' if r.pending_overdue }}">{{ r.pending_overdue }}</td>"""
-
-_OVERVIEW = (
-    """{% extends "base.html" %}
-{% block title %}{{ t.overview }}{% endblock %}
-{% block body %}
-<h2>{{ t.overview }}</h2>
-"""
-    + _PERIOD_FORM
-    + """
-<div class="kpis">
- <div class="kpi">{{ t.received }}<b id="kpi-received">{{ ind.received }}</b></div>
- <div class="kpi">{{ t.resolved }}<b>{{ ind.resolved }}</b></div>
- <div class="kpi">{{ t.on_time_rate }}<b id="kpi-on-time">{{ pct(ind.on_time_rate) }}</b></div>
- <div class="kpi">{{ t.on_time_rate_index }}<b>{{ pct(ind.on_time_rate_index) }}</b></div>
- <div class="kpi">{{ t.online_rate }}<b>{{ pct(ind.online_rate) }}</b></div>
- <div class="kpi">{{ t.avg_days }}<b>{{ ind.average_processing_working_days if ind.average_processing_working_days is not none else "—" }}</b></div>
- <div class="kpi">{{ t.pending_overdue }}<b>{{ form.totals.pending_overdue }}</b></div>
- <div class="kpi">{{ t.open_ncs }}<b>{{ open_ncs }}</b></div>
- <div class="kpi">{{ t.qms_announced }}<b>{{ qms.announced }} / {{ qms.agencies_total }}</b></div>
-</div>
-<div class="grid">
- <div class="card"><div id="chart-trend" class="chart"></div></div>
- <div class="card"><div id="chart-late" class="chart"></div></div>
- <div class="card"><div id="chart-ncs" class="chart"></div></div>
- <div class="card"><div id="chart-qms" class="chart"></div></div>
-</div>
-<h3>{{ t.agencies }}</h3>
-<p>{{ t.exports }}: Biểu 06
- <a href="/api/v1/reports/form06?{{ q }}&format=xlsx">XLSX</a> · <a href="/api/v1/reports/form06?{{ q }}&format=csv">CSV</a> ·
- <a href="/api/v1/reports/form06?{{ q }}">JSON</a></p>
-{% if form.rows %}
-<table id="agencies">
-"""
-    + _FORM06_HEAD.replace("{{ first_heading }}", "{{ t.agency }}")
-    + """
-{% for r in form.rows %}
-<tr><td class="l"><a class="agency-link" href="/dashboard/agency/{{ r.agency_code }}?{{ q }}">{{ form.agencies[r.agency_code].name or r.agency_code }}</a>
- <span class="muted">{{ r.agency_code }}</span></td>"""
-    + _FORM06_CELLS
-    + """</tr>
-{% endfor %}
-<tr><th class="l">∑</th>"""
-    + _FORM06_CELLS.replace("r.", "form.totals.").replace("<td", "<th").replace("</td>", "</th>")
-    + """</tr>
-</table>
-{% else %}<p>{{ t.no_data }}</p>{% endif %}
-<script>
- const charts = {{ charts | tojson }};
- const cfg = {displaylogo: false, responsive: true, staticPlot: false};
- for (const [id, fig] of Object.entries(charts)) {
-   Plotly.newPlot(id, fig.data, fig.layout, cfg).then(gd => { gd.dataset.rendered = "1"; });
- }
-</script>
-{% endblock %}
-"""
-)
-
-_AGENCY = (
-    """{% extends "base.html" %}
-{% block title %}{{ name }}{% endblock %}
-{% block body %}
-<p><a href="/dashboard?{{ q }}">← {{ t.overview }}</a></p>
-<h2>{{ name }} <span class="muted">{{ code }}</span></h2>
-"""
-    + _PERIOD_FORM
-    + """
-<div class="card"><div id="chart-procedures" class="chart"></div></div>
-<h3>{{ t.procedures }}</h3>
-{% if procedures %}
-<table id="procedures">
-<tr><th>{{ t.procedure }}</th><th>{{ t.field }}</th><th>{{ t.received }}</th><th>{{ t.resolved_early }}</th>
-<th>{{ t.resolved_on_time }}</th><th>{{ t.late }}</th><th>{{ t.on_time_rate }}</th><th>{{ t.pending_total }}</th><th>{{ t.pending_overdue }}</th></tr>
-{% for p in procedures %}
-<tr><td class="l"><a class="procedure-link" href="/dashboard/agency/{{ code }}/procedure/{{ p.procedure_code }}?{{ q }}">{{ p.procedure_code }}</a>
- {{ p.name or "" }}</td><td class="l">{{ p.field_label }}</td><td>{{ p.received }}</td><td>{{ p.resolved_early }}</td>
- <td>{{ p.resolved_on_time }}</td><td class="{{ 'late' if p.resolved_late }}">{{ p.resolved_late }}</td>
- <td>{{ pct(p.on_time_rate) }}</td><td>{{ p.pending }}</td><td class="{{ 'late' if p.overdue }}">{{ p.overdue }}</td></tr>
-{% endfor %}
-</table>
-{% else %}<p>{{ t.no_data }}</p>{% endif %}
-<script>
- const fig = {{ chart | tojson }};
- Plotly.newPlot("chart-procedures", fig.data, fig.layout, {displaylogo: false, responsive: true})
-   .then(gd => { gd.dataset.rendered = "1"; });
-</script>
-{% endblock %}
-"""
-)
-
-_PROCEDURE = (
-    """{% extends "base.html" %}
-{% block title %}{{ procedure_code }}{% endblock %}
-{% block body %}
-<p><a href="/dashboard/agency/{{ code }}?{{ q }}">← {{ name }}</a></p>
-<h2>{{ procedure_code }} {{ procedure_name or "" }}</h2>
-<p class="muted">{{ name }} ({{ code }})</p>
-"""
-    + _PERIOD_FORM
-    + """
-{% if dossiers %}
-<table id="dossiers">
-<tr><th>{{ t.dossier }}</th><th>{{ t.channel }}</th><th>{{ t.accepted_at }}</th><th>{{ t.due_at }}</th>
-<th>{{ t.resolved_at }}</th><th>{{ t.outcome }}</th><th>{{ t.nonconformities }}</th></tr>
-{% for d in dossiers %}
-<tr><td class="l"><a class="dossier-link" href="/dashboard/dossier/{{ d.dossier_code }}?{{ q }}">{{ d.dossier_code }}</a></td>
-<td>{{ d.channel or "" }}</td><td>{{ when(d.accepted_at) }}</td><td>{{ when(d.due_at) }}</td><td>{{ when(d.resolved_at) }}</td>
-<td class="{{ 'late' if d.outcome in ('late', 'pending_overdue') }}">{{ outcome(d.outcome) }}</td><td>{{ d.nonconformities }}</td></tr>
-{% endfor %}
-</table>
-<p>{{ t.page }} {{ page }} / {{ pages }}
-{% if page > 1 %}<a href="?{{ q }}&page={{ page - 1 }}">{{ t.previous }}</a>{% endif %}
-{% if page < pages %}<a href="?{{ q }}&page={{ page + 1 }}">{{ t.next }}</a>{% endif %}</p>
-{% else %}<p>{{ t.no_data }}</p>{% endif %}
-{% endblock %}
-"""
-)
-
-_DOSSIER = """{% extends "base.html" %}
-{% block title %}{{ d.dossier_code }}{% endblock %}
-{% block body %}
-<p><a href="/dashboard/agency/{{ d.agency_code }}/procedure/{{ d.procedure_code }}?{{ q }}">← {{ d.procedure_code }}</a></p>
-<h2>{{ t.dossier }} {{ d.dossier_code }}</h2>
-<table id="summary" style="max-width: 760px">
-<tr><th>{{ t.agency }}</th><td class="l">{{ d.agency_code }}</td></tr>
-<tr><th>{{ t.procedure }}</th><td class="l">{{ d.procedure_code }}</td></tr>
-<tr><th>{{ t.status }}</th><td class="l">{{ d.status }}</td></tr>
-<tr><th>{{ t.outcome }}</th><td class="l">{{ outcome(d.outcome) }}</td></tr>
-<tr><th>{{ t.channel }}</th><td class="l">{{ d.channel or "" }}</td></tr>
-<tr><th>{{ t.accepted_at }}</th><td class="l">{{ when(d.accepted_at) }}</td></tr>
-<tr><th>{{ t.due_at }}</th><td class="l">{{ when(d.due_at) }}</td></tr>
-<tr><th>{{ t.index_due_at }}</th><td class="l">{{ when(d.index_due_at) }}</td></tr>
-<tr><th>{{ t.resolved_at }}</th><td class="l">{{ when(d.resolved_at) }}</td></tr>
-</table>
-<h3>{{ t.control_slip }}</h3>
-{% if d.steps %}
-<table id="control-slip">
-<tr><th>#</th><th>{{ t.step }}</th><th>{{ t.unit }}</th><th>{{ t.to_unit }}</th><th>{{ t.received_step }}</th>
-<th>{{ t.handed_over }}</th><th>{{ t.budget }}</th><th>{{ t.due_at }}</th><th>{{ t.outcome }}</th></tr>
-{% for s in d.steps %}
-<tr><td>{{ loop.index }}</td><td class="l">{{ s.step_code }}</td><td class="l">{{ s.unit }}</td><td class="l">{{ s.to_unit or "" }}</td>
-<td>{{ when(s.received_at) }}</td><td>{{ when(s.handed_over_at) }}</td>
-<td>{% if s.budget %}{{ s.budget.value }} {{ s.budget.unit }}{% endif %}</td><td>{{ when(s.due_at) }}</td>
-<td class="{{ 'late' if s.status == 'late' }}">{{ outcome(s.status) if s.status else "" }}</td></tr>
-{% endfor %}
-</table>
-{% else %}<p id="no-steps">{{ t.no_steps }}</p>{% endif %}
-<h3>{{ t.nonconformities }}</h3>
-{% if d.nonconformities %}
-<table id="nonconformities">
-<tr><th>{{ t.code }}</th><th>{{ t.clause }}</th><th>{{ t.status }}</th><th>{{ t.detected_at }}</th><th>{{ t.detail }}</th></tr>
-{% for n in d.nonconformities %}
-<tr><td class="l">{{ n.code }}</td><td>{{ n.clause }}</td><td>{{ t[n.status or "open"] }}</td><td>{{ when(n.detected_at) }}</td><td class="l">{{ n.detail }}</td></tr>
-{% endfor %}
-</table>
-{% else %}<p>{{ t.none }}</p>{% endif %}
-{% endblock %}
-"""
 
 ENV = Environment(
-    loader=DictLoader(
-        {
-            "base.html": _BASE,
-            "overview.html": _OVERVIEW,
-            "agency.html": _AGENCY,
-            "procedure.html": _PROCEDURE,
-            "dossier.html": _DOSSIER,
-        }
-    ),
+    loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
