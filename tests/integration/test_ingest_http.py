@@ -159,6 +159,7 @@ async def test_mixed_batches_get_exact_answers_and_only_the_valid_events_reach_t
         "results": None,
         "accepted": 2,
         "duplicates": 1,
+        "conflicts": 0,
         "rejected": 4,
     }
 
