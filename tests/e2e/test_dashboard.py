@@ -77,6 +77,7 @@ async def dashboard(database: str, infra: Infra, unique: str) -> AsyncIterator[s
         reporting_registry_group_id=f"dash-r-{unique}",
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_interval_ms=1000,
+        reporting_require_token=False,  # the anonymous dashboard of `tthc up --demo`
     )
     port = free_port()
     app = create_app(settings, clock=lambda: datetime(2025, 4, 10, 12, tzinfo=TZ))

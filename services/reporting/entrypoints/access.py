@@ -1,8 +1,8 @@
 """Who is calling reporting: bearer tokens of ``shared/auth.py``, checked against our copy of the feed.
 
-Every role may read reports; an officer only about its own agency subtree. Without a token
-the caller is anonymous: allowed while ``TTHC_REPORTING_REQUIRE_TOKEN`` is false (the
-development default, so that ``tthc up`` works without a token), refused with 401 otherwise.
+Every role may read reports; an officer only about its own agency subtree (``shared.auth.scope_root``,
+the rule of every read API). Without a token the caller is anonymous: refused with 401 unless
+``TTHC_REPORTING_REQUIRE_TOKEN`` is false, which only ``tthc up --demo`` sets (and prints).
 """
 
 from __future__ import annotations
