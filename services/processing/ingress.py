@@ -266,6 +266,7 @@ class IngestGateway:
             recorded = await ingress_store.recorded_agencies(conn, [c.event.dossier_code for c in valid])
         candidates: list[_Candidate] = []
         first: dict[str, _Candidate] = {}
+        repeats: list[tuple[_Candidate, _Candidate]] = []
         for c in valid:
             event = c.event
             refusal = scope_error(
@@ -278,18 +279,7 @@ class IngestGateway:
                 continue
             recorded.setdefault(event.dossier_code, event.agency_code)  # later events of the batch too
             if (earlier := first.get(event.event_id)) is not None:
-                if earlier.fingerprint == c.fingerprint:
-                    results[c.index] = self._duplicate(
-                        c.index, event.event_id, f"same event_id as index {earlier.index}"
-                    )
-                    self._count("events", emitter, "duplicate", "in_batch")
-                else:
-                    results[c.index] = self._conflict(
-                        c.index,
-                        event.event_id,
-                        f"index {earlier.index} has the same event_id with other content",
-                    )
-                    self._count("events", emitter, "conflict", "in_batch")
+                repeats.append((c, earlier))
                 continue
             first[event.event_id] = c
             candidates.append(c)
@@ -313,6 +303,23 @@ class IngestGateway:
             else:
                 results[c.index] = self._duplicate(c.index, c.event.event_id, "event_id already accepted")
                 self._count("events", emitter, "duplicate", "known")
+        # a repeat within the batch: a conflict if its content differs from the first, else the
+        # first's answer (a repeat of a conflicting event conflicts too)
+        for c, earlier in repeats:
+            event_id = c.event.event_id
+            if earlier.fingerprint != c.fingerprint:
+                why = f"index {earlier.index} has the same event_id with other content"
+                results[c.index] = self._conflict(c.index, event_id, why)
+                self._count("events", emitter, "conflict", "in_batch")
+            elif outcome[event_id] == "conflict":
+                why = "an event with this event_id and other content was accepted before"
+                results[c.index] = self._conflict(c.index, event_id, why)
+                self._count("events", emitter, "conflict", "known")
+            else:
+                results[c.index] = self._duplicate(
+                    c.index, event_id, f"same event_id as index {earlier.index}"
+                )
+                self._count("events", emitter, "duplicate", "in_batch")
         return _summary([r for r in results if r is not None])
 
     async def portal_sync(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
