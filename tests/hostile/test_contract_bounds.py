@@ -139,9 +139,11 @@ def test_the_byte_level_depth_agrees_with_the_decoded_depth(value: Any, levels: 
 
 
 def test_the_depth_check_stays_linear_on_hostile_bytes() -> None:
+    """About 1 MB each, built to make a naive scan quadratic (hours); linear, it takes milliseconds.
+    The bound is loose because the test machine may be busy."""
     import time
 
-    for data in (b"[" * 2_000_000, b'"\\"' * 1_000_000, b"[]" * 1_000_000, b'[""]' * 500_000):
+    for data in (b"[" * 1_000_000, b'"\\"' * 330_000, b"[]" * 500_000, b'[""]' * 250_000, b'"\\"[' * 250_000):
         started = time.perf_counter()
         nests_deeper_than(data, 9)
-        assert time.perf_counter() - started < 1.0, data[:10]
+        assert time.perf_counter() - started < 5.0, data[:10]
