@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,13 @@ def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     )
     dsn = asyncio.run(create_database(infra))
     logs = tmp_path_factory.mktemp("openapi")
-    procs = []
+    procs = [
+        ServiceProcess(name, dsn, infra.bootstrap_servers, env, logs / f"{name}.log")
+        for name in ("registry", "processing", "reporting")
+    ]
     try:
-        for name in ("registry", "processing", "reporting"):
-            procs.append(
-                ServiceProcess(name, dsn, infra.bootstrap_servers, env, logs / f"{name}.log").start()
-            )
+        with ThreadPoolExecutor(3) as pool:  # start them side by side
+            list(pool.map(ServiceProcess.start, procs))
         urls = {p.service: p.url for p in procs}
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         for code, parent, level in ((PROVINCE, None, "province"), (AGENCY, PROVINCE, "commune")):
@@ -85,8 +87,8 @@ def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
                     time.sleep(0.3)
         yield System(urls, tokens)
     finally:
-        for p in reversed(procs):
-            p.stop()
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(ServiceProcess.stop, procs))
 
 
 #: fuzzed elsewhere with an emitter key (tests/integration/test_ingest_http.py), or trivial
