@@ -1,12 +1,14 @@
 """Service layer of the HTTP ingress: validate, authorise, dedupe, publish, record.
 
 Used by the two HTTP entrypoints (``POST /api/v1/events`` and ``POST /api/v1/portal-sync``).
-Order of work for a batch: validate each item; refuse the items of agencies the emitter's key is
-not bound to; drop ids already seen (earlier in the batch, accepted over HTTP before, or stored
-by the consumer); publish the rest and wait for the broker's acks; only then record their ids.
-A crash between the acks and the record can only cause a re-publish, which the consumer
-dedupes on ``processing.events``. docs/ingress.md describes the answers.
-"""
+Order of work for a batch: validate each item (size, NUL, strict types, date window); refuse the
+items the emitter's key may not write (the agency, the dossier code's agency part, or a change of
+the dossier's recorded agency: 403); answer ids seen before as ``duplicate`` (same content) or
+``conflict`` (other content: 409); publish the rest and wait for the broker's acks; only then
+record their ids with a content fingerprint, and each new dossier's agency. A crash between the
+acks and the record can only cause a re-publish, which the consumer dedupes on
+``processing.events``. PostgreSQL or the broker away → :class:`DatabaseUnavailable` /
+:class:`BrokerUnavailable` (503). docs/ingress.md describes the answers."""
 
 from __future__ import annotations
 
@@ -262,8 +264,10 @@ class IngestGateway:
                 continue
             valid.append(_Candidate(i, event, value, ingress_store.content_fingerprint(event)))
 
-        async with self.connection() as conn:
-            recorded = await ingress_store.recorded_agencies(conn, [c.event.dossier_code for c in valid])
+        recorded: dict[str, str] = {}
+        if valid:
+            async with self.connection() as conn:
+                recorded = await ingress_store.recorded_agencies(conn, [c.event.dossier_code for c in valid])
         candidates: list[_Candidate] = []
         first: dict[str, _Candidate] = {}
         repeats: list[tuple[_Candidate, _Candidate]] = []

@@ -1,7 +1,9 @@
 """Ingress contract: topic ``tthc.dossier-events.v1`` (DESIGN §3).
 
 Key = dossier code, value = one JSON event. Each event type is its own model with a typed
-payload; :data:`DossierEvent` is the discriminated union on ``event_type``.
+payload; :data:`DossierEvent` is the discriminated union on ``event_type``. JSON is validated
+strictly (no coercion), every date lies in a configured window, and size and nesting are checked
+on the bytes before decoding (:class:`ContractLimits`).
 """
 
 from __future__ import annotations
