@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.processing.adapters import emitter_keys
+from shared.ingest_client import IngestClient
 from shared.settings import Topics
 from tests.conftest import Infra
 from tests.hostile.generate import BAD_BODIES, TZ, Event, Hostile, hostile_items, valid_events
@@ -298,9 +299,12 @@ async def test_conflicting_duplicates_are_answered_409_and_counted(ingress: Ingr
         later = (await http.post("/api/v1/events", json=[changed])).json()
         assert [(r["status"], r["code"]) for r in later["results"]] == [("conflict", 409)]
         assert later["conflicts"] == 1 and "accepted before" in later["results"][0]["errors"][0]["reason"]
+    async with IngestClient(ingress.url, key) as client:  # the typed client reads the new answer too
+        typed = await client.send_events([changed])
+    assert typed["conflicts"] == 1 and typed["results"][0]["status"] == "conflict"
     metrics = await metrics_text(ingress)
     assert counted(metrics, emitter="conflicts", result="conflict", reason="in_batch") == 2
-    assert counted(metrics, emitter="conflicts", result="conflict", reason="known") == 1
+    assert counted(metrics, emitter="conflicts", result="conflict", reason="known") == 2  # http + client
     assert counted(metrics, emitter="conflicts", result="duplicate") == 1
 
 
