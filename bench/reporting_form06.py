@@ -143,7 +143,9 @@ async def generate(conn: asyncpg.Connection, args: argparse.Namespace, started: 
 
 async def measure(dsn: str, queries: list[str], repeat: int) -> dict[str, dict[str, float]]:
     pool = await create_pool(dsn, min_size=1, max_size=2)
-    settings = ReportingSettings(database_url=dsn, kafka_bootstrap_servers="127.0.0.1:9")
+    settings = ReportingSettings(
+        database_url=dsn, kafka_bootstrap_servers="127.0.0.1:9", reporting_require_token=False
+    )
     app = create_app(settings, clock=lambda: datetime(2100, 1, 1, tzinfo=TZ))
     app.state.resources = Resources(pool, None)  # type: ignore[arg-type]
     app.state.auth = BearerAuth(token_lookup(pool))

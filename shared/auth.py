@@ -42,6 +42,7 @@ __all__ = [
     "install_auth_errors",
     "new_token",
     "principal_of",
+    "scope_root",
 ]
 
 TOKEN_PREFIX = "tthc_"
@@ -62,6 +63,16 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
+
+
+def scope_root(who: Principal) -> str | None:
+    """The root of the agency subtree whose data ``who`` may read; None = every agency.
+
+    One rule for every read API: an officer reads its agency and the agencies below it; admins
+    and viewers read everything. Outside the subtree a single item answers 404, exactly like
+    one that does not exist, so that codes cannot be probed.
+    """
+    return who.agency_code if who.role is Role.OFFICER else None
 
 
 def new_token() -> str:

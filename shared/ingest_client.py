@@ -46,7 +46,7 @@ class FieldError(TypedDict):
 class EventResult(TypedDict):
     index: int
     event_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
     code: int
     errors: list[FieldError]
 
@@ -55,6 +55,7 @@ class IngestAnswer(TypedDict):
     results: list[EventResult]
     accepted: int
     duplicates: int
+    conflicts: int  # an event_id accepted before with other content (409 per item)
     rejected: int
 
 

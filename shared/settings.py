@@ -6,7 +6,7 @@ because that is how operators and container platforms usually pass them.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from typing import Literal
 
@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
+from shared.contracts.events import ContractLimits
 
 ServiceName = Literal["registry", "processing", "reporting"]
 
@@ -111,6 +112,29 @@ class CommonSettings(BaseSettings):
             ) from None
         return value
 
+    # Bounds of the ingress contract (shared/contracts/events.py, issues #11 and #12).
+    event_earliest_date: date = Field(
+        default=date(2000, 1, 1),
+        description="no date of an event may lie before this day (→ 422 / dead letter)",
+    )
+    event_years_ahead: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="no date of an event may lie more than this many years after today",
+    )
+    event_max_depth: int = Field(
+        default=8,
+        ge=3,
+        le=64,
+        description="deepest nesting of arrays and objects in one event, checked before decoding",
+    )
+    event_max_bytes: int = Field(
+        default=65_536,
+        ge=4_096,
+        description="largest event (JSON bytes) taken from the topic, checked before decoding",
+    )
+
     def port_of(self, service: ServiceName) -> int:
         """HTTP port of ``service``."""
         ports: dict[ServiceName, int] = {
@@ -119,6 +143,12 @@ class CommonSettings(BaseSettings):
             "reporting": self.reporting_port,
         }
         return ports[service]
+
+    def contract_limits(self) -> ContractLimits:
+        """The ingress contract's bounds as these settings configure them (``set_contract_limits``)."""
+        return ContractLimits(
+            self.event_earliest_date, self.event_years_ahead, self.event_max_depth, self.event_max_bytes
+        )
 
     def calendar(self, overrides: CalendarOverrides | None = None) -> WorkingCalendar:
         """The working-day calendar configured by these settings."""

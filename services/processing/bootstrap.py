@@ -19,6 +19,7 @@ from services.processing.handlers import ProcessingContext, fire_timers, publish
 from services.processing.settings import ProcessingSettings
 from shared import metrics
 from shared.auth import install_auth_errors
+from shared.contracts.events import set_contract_limits
 from shared.kafka import RawPublisher, consumer_lag
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 from shared.settings import Topics
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     settings = settings or ProcessingSettings()
+    set_contract_limits(settings.contract_limits())  # the date window and message bounds of every event
     broker = broker_for("processing", settings)
     holder: dict[str, ProcessingContext] = {}
     events_subscriber = declare_consumers(broker, settings, holder)

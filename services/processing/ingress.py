@@ -1,12 +1,14 @@
 """Service layer of the HTTP ingress: validate, authorise, dedupe, publish, record.
 
 Used by the two HTTP entrypoints (``POST /api/v1/events`` and ``POST /api/v1/portal-sync``).
-Order of work for a batch: validate each item; refuse the items of agencies the emitter's key is
-not bound to; drop ids already seen (earlier in the batch, accepted over HTTP before, or stored
-by the consumer); publish the rest and wait for the broker's acks; only then record their ids.
-A crash between the acks and the record can only cause a re-publish, which the consumer
-dedupes on ``processing.events``. docs/ingress.md describes the answers.
-"""
+Order of work for a batch: validate each item (size, NUL, strict types, date window); refuse the
+items the emitter's key may not write (the agency, the dossier code's agency part, or a change of
+the dossier's recorded agency: 403); answer ids seen before as ``duplicate`` (same content) or
+``conflict`` (other content: 409); publish the rest and wait for the broker's acks; only then
+record their ids with a content fingerprint, and each new dossier's agency. A crash between the
+acks and the record can only cause a re-publish, which the consumer dedupes on
+``processing.events``. PostgreSQL or the broker away → :class:`DatabaseUnavailable` /
+:class:`BrokerUnavailable` (503). docs/ingress.md describes the answers."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.processing.adapters import emitter_keys, ingress_store
 from services.processing.adapters.emitter_keys import Emitter
@@ -33,7 +36,13 @@ from services.processing.domain.portal_mapping import (
 )
 from services.processing.settings import ProcessingSettings
 from shared import metrics
-from shared.contracts.events import DossierEvent, EventType, dossier_event_adapter
+from shared.contracts.events import (
+    DossierEvent,
+    EventType,
+    check_message_bounds,
+    contract_limits,
+    validate_event_json,
+)
 from shared.db import Conn
 
 PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
@@ -47,11 +56,85 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time: nothing was recorded, the whole request may be retried."""
 
 
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL did not answer: the whole request may be retried (event ids make it safe)."""
+
+
+#: What a lost or refused PostgreSQL connection raises (TimeoutError and ConnectionError are OSErrors).
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
 @dataclass(frozen=True)
 class _Candidate:
     index: int  # of the item (event or portal update) that produced it
     event: DossierEvent
     value: bytes
+    fingerprint: str = ""
+
+
+def code_agency(dossier_code: str) -> str:
+    """The agency part of a dossier code (``<agency>-YYMMDD-NNNN``)."""
+    return dossier_code.rsplit("-", 2)[0]
+
+
+def scope_error(
+    emitter: Emitter,
+    agency: str,
+    dossier_code: str,
+    recorded: str | None,
+    fields: tuple[str, str] = ("agency_code", "dossier_code"),
+) -> tuple[dict[str, str], str] | None:
+    """Why ``emitter`` may not write this event (the field error and the metric reason), or None.
+
+    A key writes only dossiers whose code's agency part and whose agency are among its
+    agencies, and no event may move a dossier to another agency than the one it has.
+    """
+    agency_field, code_field = fields
+    if not emitter.may_report_for(agency):
+        return _agency_error(emitter, agency, agency_field), "agency_forbidden"
+    part = code_agency(dossier_code)
+    if not emitter.may_report_for(part):
+        bound = ", ".join(sorted(emitter.agencies))
+        return {
+            "field": code_field,
+            "reason": f"the dossier code {dossier_code!r} belongs to agency {part!r}, which the key of "
+            f"emitter {emitter.name!r} may not report for (it is bound to: {bound})",
+        }, "agency_forbidden"
+    if recorded is not None and recorded != agency:
+        return {
+            "field": agency_field,
+            "reason": f"dossier {dossier_code!r} belongs to agency {recorded!r}; an event cannot move it "
+            f"to {agency!r}: send the dossier's own agency",
+        }, "agency_change"
+    return None
+
+
+def dates_outside_window(item: BaseModel, path: str = "") -> list[dict[str, str]]:
+    """Field errors for every date of a portal update outside the contract's date window."""
+    limits = contract_limits()
+    latest = limits.latest(date.today())
+    errors: list[dict[str, str]] = []
+    for name, value in item:
+        where = f"{path}.{name}" if path else name
+        if isinstance(value, datetime) and not limits.earliest <= value.date() <= latest:
+            errors.append(
+                {
+                    "field": where,
+                    "reason": f"must lie between {limits.earliest.isoformat()} and {latest.isoformat()} "
+                    f"(got {value.date().isoformat()}); check the year",
+                }
+            )
+        elif isinstance(value, list):
+            for i, row in enumerate(value):
+                if isinstance(row, BaseModel):
+                    errors += dates_outside_window(row, f"{where}.{i}")
+    return errors
 
 
 def event_errors(exc: ValidationError) -> tuple[list[dict[str, str]], str]:
@@ -147,15 +230,23 @@ class IngestGateway:
         async with self._slots:
             yield True
 
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A pooled connection; :class:`DatabaseUnavailable` when PostgreSQL does not answer."""
+        try:
+            async with self._pool().acquire(timeout=self.settings.ingest_db_timeout_s) as conn:
+                yield conn
+        except DATABASE_DOWN as exc:
+            raise DatabaseUnavailable(f"PostgreSQL did not answer: {type(exc).__name__}") from exc
+
     async def emitter_of(self, key: str) -> Emitter | None:
-        async with self._pool().acquire() as conn:
+        async with self.connection() as conn:
             return await emitter_keys.emitter_of(conn, key)
 
     async def ingest(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
         """Answer each event of a batch; the accepted ones are on the topic when this returns."""
         results: list[Answer | None] = [None] * len(items)
-        candidates: list[_Candidate] = []
-        first_index: dict[str, int] = {}
+        valid: list[_Candidate] = []
         for i, item in enumerate(items):
             value = orjson.dumps(item)  # these exact bytes are validated and published
             event_id = item.get("event_id") if isinstance(item, dict) else None
@@ -164,30 +255,43 @@ class IngestGateway:
                 self._count("events", emitter, "rejected", "invalid_event")
                 continue
             try:
-                event = dossier_event_adapter.validate_json(value)
+                check_message_bounds(value)
+                event = validate_event_json(value)
             except ValidationError as exc:
                 errors, reason = event_errors(exc)
                 results[i] = _rejected(i, event_id, 422, errors)
                 self._count("events", emitter, "rejected", reason)
                 continue
-            if not emitter.may_report_for(event.agency_code):
-                results[i] = _rejected(
-                    i, event.event_id, 403, [_agency_error(emitter, event.agency_code, "agency_code")]
-                )
-                self._count("events", emitter, "rejected", "agency_forbidden")
-                continue
-            if event.event_id in first_index:
-                results[i] = self._duplicate(
-                    i, event.event_id, f"same event_id as index {first_index[event.event_id]}"
-                )
-                self._count("events", emitter, "duplicate", "in_batch")
-                continue
-            first_index[event.event_id] = i
-            candidates.append(_Candidate(i, event, value))
+            valid.append(_Candidate(i, event, value, ingress_store.content_fingerprint(event)))
 
-        fresh = await self._publish_new(emitter, candidates)
+        recorded: dict[str, str] = {}
+        if valid:
+            async with self.connection() as conn:
+                recorded = await ingress_store.recorded_agencies(conn, [c.event.dossier_code for c in valid])
+        candidates: list[_Candidate] = []
+        first: dict[str, _Candidate] = {}
+        repeats: list[tuple[_Candidate, _Candidate]] = []
+        for c in valid:
+            event = c.event
+            refusal = scope_error(
+                emitter, event.agency_code, event.dossier_code, recorded.get(event.dossier_code)
+            )
+            if refusal is not None:
+                error, reason = refusal
+                results[c.index] = _rejected(c.index, event.event_id, 403, [error])
+                self._count("events", emitter, "rejected", reason)
+                continue
+            recorded.setdefault(event.dossier_code, event.agency_code)  # later events of the batch too
+            if (earlier := first.get(event.event_id)) is not None:
+                repeats.append((c, earlier))
+                continue
+            first[event.event_id] = c
+            candidates.append(c)
+
+        outcome = await self._publish_new(emitter, candidates)
         for c in candidates:
-            if c.event.event_id in fresh:
+            status = outcome[c.event.event_id]
+            if status == "accepted":
                 results[c.index] = {
                     "index": c.index,
                     "event_id": c.event.event_id,
@@ -196,9 +300,30 @@ class IngestGateway:
                     "errors": [],
                 }
                 self._count("events", emitter, "accepted", "")
+            elif status == "conflict":
+                why = "an event with this event_id and other content was accepted before"
+                results[c.index] = self._conflict(c.index, c.event.event_id, why)
+                self._count("events", emitter, "conflict", "known")
             else:
                 results[c.index] = self._duplicate(c.index, c.event.event_id, "event_id already accepted")
                 self._count("events", emitter, "duplicate", "known")
+        # a repeat within the batch: a conflict if its content differs from the first, else the
+        # first's answer (a repeat of a conflicting event conflicts too)
+        for c, earlier in repeats:
+            event_id = c.event.event_id
+            if earlier.fingerprint != c.fingerprint:
+                why = f"index {earlier.index} has the same event_id with other content"
+                results[c.index] = self._conflict(c.index, event_id, why)
+                self._count("events", emitter, "conflict", "in_batch")
+            elif outcome[event_id] == "conflict":
+                why = "an event with this event_id and other content was accepted before"
+                results[c.index] = self._conflict(c.index, event_id, why)
+                self._count("events", emitter, "conflict", "known")
+            else:
+                results[c.index] = self._duplicate(
+                    c.index, event_id, f"same event_id as index {earlier.index}"
+                )
+                self._count("events", emitter, "duplicate", "in_batch")
         return _summary([r for r in results if r is not None])
 
     async def portal_sync(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
@@ -216,28 +341,44 @@ class IngestGateway:
             except ValidationError as exc:
                 results[i] = self._update_rejected(i, code, 422, model_errors(exc), emitter, "invalid_update")
                 continue
-            if not emitter.may_report_for(update.agency_code):
-                error = _agency_error(emitter, update.agency_code, "MaCoQuan")
-                results[i] = self._update_rejected(
-                    i, update.MaHoSo, 403, [error], emitter, "agency_forbidden"
-                )
+            if outside := dates_outside_window(update):
+                results[i] = self._update_rejected(i, update.MaHoSo, 422, outside, emitter, "invalid_update")
                 continue
             updates.append((i, update))
 
         source = f"portal-sync:{emitter.name}"[:100]
         mapped: list[tuple[int, PortalUpdate, tuple[DossierEvent, ...]]] = []
-        async with self._pool().acquire() as conn, conn.transaction():
+        async with self.connection() as conn, conn.transaction():
             codes = [u.MaHoSo for _, u in updates]
             await ingress_store.lock_portal_dossiers(conn, codes)
+            recorded = await ingress_store.recorded_agencies(conn, codes)
             states: dict[str, PortalState] = await ingress_store.load_portal_states(conn, codes)
             changed: dict[str, PortalState] = {}
             for i, update in updates:
+                refusal = scope_error(
+                    emitter,
+                    update.agency_code,
+                    update.MaHoSo,
+                    recorded.get(update.MaHoSo),
+                    ("MaCoQuan", "MaHoSo"),
+                )
+                if refusal is not None:
+                    error, reason = refusal
+                    results[i] = self._update_rejected(i, update.MaHoSo, 403, [error], emitter, reason)
+                    continue
+                recorded.setdefault(update.MaHoSo, update.agency_code)
                 try:
                     result = map_update(update, states.get(update.MaHoSo), source=source)
                 except PortalMappingError as exc:
                     errors = [{"field": f, "reason": r} for f, r in exc.errors]
                     results[i] = self._update_rejected(
                         i, update.MaHoSo, 422, errors, emitter, "incomplete_update"
+                    )
+                    continue
+                except ValidationError as exc:  # a derived event the contract refuses
+                    errors = [{**e, "field": f"(derived event).{e['field']}"} for e in event_errors(exc)[0]]
+                    results[i] = self._update_rejected(
+                        i, update.MaHoSo, 422, errors, emitter, "invalid_update"
                     )
                     continue
                 states[update.MaHoSo] = changed[update.MaHoSo] = result.state
@@ -249,7 +390,7 @@ class IngestGateway:
                     if e.event_id not in seen:
                         seen.add(e.event_id)
                         candidates.append(_Candidate(i, e, e.model_dump_json().encode()))
-            fresh = await self._publish_new(emitter, candidates, conn)
+            outcome = await self._publish_new(emitter, candidates, conn)
             await ingress_store.save_portal_states(conn, changed)
 
         firsts = {(c.index, c.event.event_id) for c in candidates}
@@ -259,7 +400,7 @@ class IngestGateway:
                     "event_id": e.event_id,
                     "event_type": e.event_type.value,
                     "status": "accepted"
-                    if e.event_id in fresh and (i, e.event_id) in firsts
+                    if outcome.get(e.event_id) == "accepted" and (i, e.event_id) in firsts
                     else "duplicate",
                 }
                 for e in events
@@ -281,22 +422,30 @@ class IngestGateway:
 
     async def _publish_new(
         self, emitter: Emitter, candidates: Sequence[_Candidate], conn: Conn | None = None
-    ) -> set[str]:
-        """Publish the candidates not seen before; return their ids once acknowledged and recorded.
+    ) -> dict[str, str]:
+        """Publish the candidates not seen before; answer each id ``accepted`` (acknowledged and
+        recorded), ``duplicate`` (seen before with the same content, or content not known) or
+        ``conflict`` (seen before with other content; only candidates with a fingerprint).
 
         Without ``conn`` no connection is held while waiting for the broker.
         """
         if not candidates:
-            return set()
+            return {}
         ids = [c.event.event_id for c in candidates]
         if conn is None:
-            async with self._pool().acquire() as own:
+            async with self.connection() as own:
                 known = await ingress_store.known_event_ids(own, ids)
         else:
             known = await ingress_store.known_event_ids(conn, ids)
+        outcome: dict[str, str] = {}
+        for c in candidates:
+            if c.event.event_id in known:
+                before = known[c.event.event_id]
+                differs = bool(c.fingerprint) and before is not None and before != c.fingerprint
+                outcome[c.event.event_id] = "conflict" if differs else "duplicate"
         new = [c for c in candidates if c.event.event_id not in known]
         if not new:
-            return set()
+            return outcome
         try:
             async with asyncio.timeout(self.settings.ingest_publish_timeout_s):
                 await self._publish_many(self.topic, [(c.event.dossier_code.encode(), c.value) for c in new])
@@ -304,13 +453,32 @@ class IngestGateway:
             raise BrokerUnavailable(
                 f"the broker did not acknowledge the events: {type(exc).__name__}"
             ) from exc
-        fresh = [c.event.event_id for c in new]
+        events = [c.event for c in new]
+        fingerprints = {
+            c.event.event_id: c.fingerprint or ingress_store.content_fingerprint(c.event) for c in new
+        }
         if conn is None:
-            async with self._pool().acquire() as own:
-                await ingress_store.record_ingested(own, fresh, emitter.name)
+            async with self.connection() as own:
+                await ingress_store.record_ingested(own, events, emitter.name, fingerprints)
         else:
-            await ingress_store.record_ingested(conn, fresh, emitter.name)
-        return set(fresh)
+            await ingress_store.record_ingested(conn, events, emitter.name, fingerprints)
+        outcome.update((c.event.event_id, "accepted") for c in new)
+        return outcome
+
+    @staticmethod
+    def _conflict(index: int, event_id: str, why: str) -> Answer:
+        return {
+            "index": index,
+            "event_id": event_id,
+            "status": "conflict",
+            "code": 409,
+            "errors": [
+                {
+                    "field": "event_id",
+                    "reason": f"{why}: an event_id names one event; give a new event a new id",
+                }
+            ],
+        }
 
     @staticmethod
     def _duplicate(index: int, event_id: str, why: str) -> Answer:
@@ -342,12 +510,13 @@ class IngestGateway:
 
 
 def _summary(results: list[Answer]) -> Answer:
-    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    counts = {"accepted": 0, "duplicate": 0, "conflict": 0, "rejected": 0}
     for r in results:
         counts[r["status"]] += 1
     return {
         "results": results,
         "accepted": counts["accepted"],
         "duplicates": counts["duplicate"],
+        "conflicts": counts["conflict"],
         "rejected": counts["rejected"],
     }

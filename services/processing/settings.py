@@ -25,3 +25,8 @@ class ProcessingSettings(CommonSettings):
     ingest_publish_timeout_s: float = Field(
         default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
     )
+    ingest_db_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how long an ingest request waits for a PostgreSQL connection before 503",
+    )

@@ -18,8 +18,9 @@ class ReportingSettings(CommonSettings):
         description="statutory reporting periods start on this day of the previous month",
     )
     reporting_require_token: bool = Field(
-        default=False,
-        description="refuse anonymous report requests (401); set it in production, with tokens from the registry",
+        default=True,
+        description="refuse anonymous report and dashboard requests (401); only `tthc up --demo` sets it "
+        "false, and says so when it starts",
     )
     reporting_gauges_interval_s: float = Field(
         default=30.0, gt=0, description="how often the Prometheus gauges are recomputed from the rollups"

@@ -1,17 +1,30 @@
 """Ingress contract: topic ``tthc.dossier-events.v1`` (DESIGN §3).
 
 Key = dossier code, value = one JSON event. Each event type is its own model with a typed
-payload; :data:`DossierEvent` is the discriminated union on ``event_type``.
+payload; :data:`DossierEvent` is the discriminated union on ``event_type``. JSON is validated
+strictly (no coercion), every date lies in a configured window, and size and nesting are checked
+on the bytes before decoding (:class:`ContractLimits`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 
 class EventType(StrEnum):
@@ -42,6 +55,66 @@ class Channel(IntEnum):
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
+
+@dataclass(frozen=True)
+class ContractLimits:
+    """Bounds of the ingress contract; the services set them from their settings
+    (``TTHC_EVENT_EARLIEST_DATE``, ``TTHC_EVENT_YEARS_AHEAD``, ``TTHC_EVENT_MAX_DEPTH``,
+    ``TTHC_EVENT_MAX_BYTES``) with :func:`set_contract_limits`.
+
+    Every date of an event must lie in [earliest, today + years_ahead]: a year 3025 typo would
+    otherwise be accepted and then break every calendar computation (issue #11). Depth and size
+    are checked on the bytes, before decoding, so a hostile message costs nothing to refuse.
+    """
+
+    earliest: date = date(2000, 1, 1)
+    years_ahead: int = 5
+    max_depth: int = 8
+    max_bytes: int = 65_536
+
+    def latest(self, today: date) -> date:
+        try:
+            return today.replace(year=today.year + self.years_ahead)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year + self.years_ahead, day=28)
+
+
+_limits = ContractLimits()
+
+
+def set_contract_limits(limits: ContractLimits) -> None:
+    """Configure the bounds every later validation applies (called once at a service's start)."""
+    global _limits
+    _limits = limits
+
+
+def contract_limits() -> ContractLimits:
+    return _limits
+
+
+def _in_window(value: datetime) -> datetime:
+    day = value.date()
+    latest = _limits.latest(date.today())
+    if not _limits.earliest <= day <= latest:
+        raise ValueError(
+            f"must lie between {_limits.earliest.isoformat()} and {latest.isoformat()} "
+            f"(got {day.isoformat()}); check the year"
+        )
+    return value
+
+
+def _not_a_boolean(value: Any) -> Any:
+    # JSON true/false must not stand for 1/0: bool is an int subclass, so the enum would take it
+    if isinstance(value, bool):
+        raise ValueError("must be a number (1 in person, 2 online, 3 postal), not true/false")
+    return value
+
+
+#: An instant with an offset, inside the configured date window.
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_window)]
+#: A channel code; JSON true/false refused.
+ChannelCode = Annotated[Channel, BeforeValidator(_not_a_boolean)]
+
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -51,12 +124,12 @@ class _Payload(BaseModel):
 
 
 class SubmittedPayload(_Payload):
-    channel: Channel
+    channel: ChannelCode
 
 
 class AcceptedPayload(_Payload):
-    channel: Channel
-    appointed_return_at: AwareDatetime | None = Field(
+    channel: ChannelCode
+    appointed_return_at: EventTime | None = Field(
         default=None, description="ngày hẹn trả: the return date written on the receipt"
     )
 
@@ -94,7 +167,7 @@ class ResolvedPayload(_Payload):
 class ApologyPayload(_Payload):
     """Phiếu xin lỗi và hẹn lại ngày trả kết quả."""
 
-    new_appointment_at: AwareDatetime
+    new_appointment_at: EventTime
     reason: Text | None = None
 
 
@@ -102,7 +175,9 @@ class _Envelope(BaseModel):
     model_config = _STRICT
 
     event_id: Annotated[str, Field(min_length=1, max_length=128, description="idempotency key")]
-    occurred_at: AwareDatetime = Field(description="when it happened, ISO 8601 with an offset (+07:00)")
+    occurred_at: EventTime = Field(
+        description="when it happened, ISO 8601 with an offset (+07:00), within the configured date window"
+    )
     source: Annotated[str, Field(min_length=1, max_length=100)]
     dossier_code: Annotated[
         str,
@@ -207,22 +282,84 @@ dossier_event_adapter: TypeAdapter[DossierEvent] = TypeAdapter(DossierEvent)
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def parse_dossier_event(raw: bytes | str) -> DossierEvent:
-    """Parse and validate one event from its JSON bytes (raises ``pydantic.ValidationError``)."""
-    data = raw.encode() if isinstance(raw, str) else raw
-    if b"\\u0000" in data and _NUL.search(data):
-        raise ValidationError.from_exception_data(
-            "DossierEvent",
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("(message)",),
-                    "input": data[:200].decode("utf-8", "replace"),
-                    "ctx": {"error": ValueError("a text contains the NUL character (\\u0000); remove it")},
-                }
-            ],
+# A string, or an unterminated one running to the end: possessive and anchored so that no input
+# makes the scan quadratic.
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nests_deeper_than(data: bytes, levels: int) -> bool:
+    """Whether the arrays and objects of a JSON text nest more than ``levels`` deep (or do not
+    match), decided on the bytes without decoding them, in at most ``levels`` linear passes.
+
+    Strings are removed first and braces become brackets; then each pass removes the empty pairs
+    ``[]``, so pass k removes the containers of height k: whatever is left after ``levels`` passes
+    is deeper. (A ``[`` closed by ``}`` passes here; the decoder refuses it.)
+    """
+    if data.count(b"[") + data.count(b"{") <= levels:
+        return False
+    text = _STRING.sub(b"", data) if b'"' in data else data
+    brackets = text.translate(_BRACKETS_ONLY, _NOT_BRACKETS)
+    for _ in range(levels):
+        if not brackets:
+            return False
+        brackets = brackets.replace(b"[]", b"")
+    return bool(brackets)
+
+
+def message_error(loc: str, reason: str, data: bytes) -> ValidationError:
+    """A validation error about a whole message (not one of its fields)."""
+    return ValidationError.from_exception_data(
+        "DossierEvent",
+        [
+            {
+                "type": "value_error",
+                "loc": (loc,),
+                "input": data[:200].decode("utf-8", "replace"),
+                "ctx": {"error": ValueError(reason)},
+            }
+        ],
+    )
+
+
+def depth_reason(levels: int) -> str:
+    return (
+        f"arrays and objects nest more than {levels} levels deep (or their brackets are unbalanced); "
+        "an event is one object with one payload object"
+    )
+
+
+def check_message_bounds(data: bytes) -> None:
+    """Refuse one event message over the size or nesting bound, before decoding it (``ValidationError``)."""
+    limits = _limits
+    if len(data) > limits.max_bytes:
+        raise message_error(
+            "(message)",
+            f"an event may have at most {limits.max_bytes} bytes of JSON, this one has {len(data)}; "
+            "shorten its texts",
+            data,
         )
-    return dossier_event_adapter.validate_json(data)
+    if nests_deeper_than(data, limits.max_depth):
+        raise message_error("(message)", depth_reason(limits.max_depth), data)
+
+
+def validate_event_json(data: bytes) -> DossierEvent:
+    """Validate one event's JSON bytes strictly: no number for a date, no boolean for a number,
+    no number for a text (raises ``pydantic.ValidationError``). Bounds are not checked here."""
+    return dossier_event_adapter.validate_json(data, strict=True)
+
+
+def parse_dossier_event(raw: bytes | str) -> DossierEvent:
+    """Parse and validate one event from its JSON bytes (raises ``pydantic.ValidationError``).
+
+    Size and nesting are checked before decoding; NUL characters are refused; types are strict.
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
+    check_message_bounds(data)
+    if b"\\u0000" in data and _NUL.search(data):
+        raise message_error("(message)", "a text contains the NUL character (\\u0000); remove it", data)
+    return validate_event_json(data)
 
 
 def occurred_order(event: DossierEvent) -> tuple[float, str]:

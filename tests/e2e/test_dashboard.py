@@ -119,7 +119,7 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         kafka_heartbeat_interval_ms=1000,
         dashboard_live_interval_s=0.5,
         reporting_processing_url=f"http://127.0.0.1:{free_port()}",  # no processing: its numbers show "–"
-        **settings,
+        **({"reporting_require_token": False} | settings),  # anonymous unless a test asks
     )
     port = free_port()
     app = create_app(config, clock=lambda: NOW)

@@ -28,6 +28,7 @@ from tests.e2e.system import RunningSystem
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "tthc_e2e-simulation-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # every read API takes a token (issue #12)
 DOSSIERS = 2_000
 CODES = [c.value for c in NonconformityCode]
 
@@ -70,7 +71,7 @@ def confusion(truth: list[dict[str, Any]], actual: dict[str, dict[str, Any]]) ->
 async def fetch_dossiers(base: str, codes: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     limit = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=AUTH) as client:
 
         async def one(code: str) -> None:
             async with limit:
@@ -88,7 +89,7 @@ async def fetch_dossiers(base: str, codes: list[str]) -> dict[str, dict[str, Any
 
 def processing_register(base: str) -> Counter[str]:
     counts: Counter[str] = Counter()
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=base, timeout=30, headers=AUTH) as client:
         for code in CODES:
             r = client.get("/api/v1/nonconformities", params={"code": code, "limit": 1})
             r.raise_for_status()
@@ -98,7 +99,7 @@ def processing_register(base: str) -> Counter[str]:
 
 def reporting_register(base: str, years: list[int]) -> Counter[str]:
     counts: Counter[str] = Counter()
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=base, timeout=30, headers=AUTH) as client:
         for year in years:
             for code in CODES:
                 r = client.get(
@@ -120,7 +121,7 @@ def months(first: date, last: date) -> list[tuple[str, date, date]]:
 
 
 def form06_rows(base: str, period: str) -> dict[str, dict[str, int]]:
-    r = httpx.get(f"{base}/api/v1/reports/form06", params={"period": period}, timeout=30)
+    r = httpx.get(f"{base}/api/v1/reports/form06", params={"period": period}, timeout=30, headers=AUTH)
     r.raise_for_status()
     return {
         row["agency_code"]: {k: v for k, v in row.items() if k != "agency_code"} for row in r.json()["rows"]

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 
 AGENCY = "000.00.13.H13"
 ADMIN_TOKEN = "tthc_e2e-admin-token-0123456789abcdef"  # the registry makes it an admin token at start
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # every read API takes a token (issue #12)
 PROCEDURE = {
     "code": "1.004845",
     "name": "Thủ tục đăng ký chấm dứt giám hộ",
@@ -93,7 +94,7 @@ def poll(url: str, until: object, timeout: float = 45) -> httpx.Response:
     deadline = time.monotonic() + timeout
     last: httpx.Response | None = None
     while time.monotonic() < deadline:
-        last = httpx.get(url, timeout=5)
+        last = httpx.get(url, timeout=5, headers=AUTH)
         if callable(until) and until(last):
             return last
         time.sleep(0.3)
@@ -146,7 +147,9 @@ def test_accepted_and_resolved_events_reach_form06(system: RunningSystem) -> Non
     assert report["rows"] == [expected]
     assert report["totals"] == {k: v for k, v in expected.items() if k != "agency_code"}
 
-    d3 = httpx.get(f"{system.url('processing')}/api/v1/dossiers/{AGENCY}-250310-0003", timeout=5).json()
+    d3 = httpx.get(
+        f"{system.url('processing')}/api/v1/dossiers/{AGENCY}-250310-0003", timeout=5, headers=AUTH
+    ).json()
     assert d3["outcome"] == "late"
     assert d3["status"] == 9
     assert d3["due_at"] == "2025-03-12T09:00:00+07:00"
@@ -156,14 +159,14 @@ def test_accepted_and_resolved_events_reach_form06(system: RunningSystem) -> Non
 
     # April: D4 is carried over and still pending
     april = httpx.get(
-        f"{system.url('reporting')}/api/v1/reports/form06?period=2025-04&agency={AGENCY}"
+        f"{system.url('reporting')}/api/v1/reports/form06?period=2025-04&agency={AGENCY}", headers=AUTH
     ).json()
     assert april["totals"]["carried_over"] == 1
     assert april["totals"]["received_total"] == 1
 
 
 def test_bad_period_is_a_422_problem(system: RunningSystem) -> None:
-    r = httpx.get(f"{system.url('reporting')}/api/v1/reports/form06?period=2025-13", timeout=5)
+    r = httpx.get(f"{system.url('reporting')}/api/v1/reports/form06?period=2025-13", timeout=5, headers=AUTH)
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "month" in r.json()["detail"]

@@ -157,7 +157,7 @@ async def test_a_status_sequence_ends_in_the_same_state_as_the_native_events(ing
         "SELECT count(*) FROM processing.dossiers WHERE status = 10 AND published_revision = revision",
         2,
     )
-    async with httpx.AsyncClient(base_url=ingress.url) as http:
+    async with httpx.AsyncClient(base_url=ingress.url, headers=ingress.read_headers) as http:
         synced = (await http.get(f"/api/v1/dossiers/{PORTAL}")).json()
         direct = (await http.get(f"/api/v1/dossiers/{NATIVE}")).json()
     assert (

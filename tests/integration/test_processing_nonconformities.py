@@ -110,8 +110,34 @@ async def test_register_lifecycle_and_access(infra: Infra, unique: str, tmp_path
         )
         await wait_until(dsn, "SELECT count(*) FROM processing.nonconformities WHERE code = 'LATE'", 1)
         async with httpx.AsyncClient(base_url=proc.url, timeout=10) as http:
+            # reads take a token; an officer sees its subtree only, and outside it a dossier is
+            # answered exactly like one that does not exist
+            register, dossier_url = "/api/v1/nonconformities", f"/api/v1/dossiers/{code}"
+            for url in (register, dossier_url):
+                assert (await http.get(url)).status_code == 401
+                assert (await http.get(url, headers={"Authorization": "Bearer nope"})).status_code == 401
+            foreign = await http.get(dossier_url, headers=bearer("other_officer"))
+            unknown = await http.get(f"/api/v1/dossiers/{AGENCY}-250101-9999", headers=bearer("admin"))
+            assert foreign.status_code == unknown.status_code == 404
+            assert foreign.json()["detail"].replace(code, "X") == unknown.json()["detail"].replace(
+                f"{AGENCY}-250101-9999", "X"
+            )
+            for who in ("admin", "viewer", "province_officer"):
+                assert (await http.get(dossier_url, headers=bearer(who))).status_code == 200, who
+            seen = {
+                who: (await http.get(register, params={"code": "LATE"}, headers=bearer(who))).json()["total"]
+                for who in ("admin", "viewer", "province_officer", "other_officer")
+            }
+            assert seen == {"admin": 1, "viewer": 1, "province_officer": 1, "other_officer": 0}
+            outside = await http.get(register, params={"agency": AGENCY}, headers=bearer("other_officer"))
+            assert outside.status_code == 403 and "outside your agency subtree" in outside.json()["detail"]
+
             late = (
-                await http.get("/api/v1/nonconformities", params={"code": "LATE", "agency": AGENCY})
+                await http.get(
+                    "/api/v1/nonconformities",
+                    params={"code": "LATE", "agency": AGENCY},
+                    headers=bearer("admin"),
+                )
             ).json()
             assert late["total"] == 1
             [item] = late["items"]
@@ -129,7 +155,8 @@ async def test_register_lifecycle_and_access(infra: Infra, unique: str, tmp_path
                 await http.patch(url, json=move, headers={"Authorization": "Bearer nope"})
             ).status_code == 401
             assert (await http.patch(url, json=move, headers=bearer("viewer"))).status_code == 403
-            assert (await http.patch(url, json=move, headers=bearer("other_officer"))).status_code == 403
+            # outside the officer's subtree: the same 404 as a finding that does not exist
+            assert (await http.patch(url, json=move, headers=bearer("other_officer"))).status_code == 404
             done = await http.patch(
                 url, json=move, headers=bearer("province_officer")
             )  # parent of the agency
@@ -142,9 +169,13 @@ async def test_register_lifecycle_and_access(infra: Infra, unique: str, tmp_path
                 await http.patch(url, json={"status": "closed"}, headers=bearer("admin"))
             ).status_code == 200
 
-            closed = (await http.get("/api/v1/nonconformities", params={"status": "closed"})).json()
+            closed = (
+                await http.get(
+                    "/api/v1/nonconformities", params={"status": "closed"}, headers=bearer("viewer")
+                )
+            ).json()
             assert [i["code"] for i in closed["items"]] == ["LATE"]
-            dossier = (await http.get(f"/api/v1/dossiers/{code}")).json()
+            dossier = (await http.get(f"/api/v1/dossiers/{code}", headers=bearer("viewer"))).json()
             assert {n["code"]: n["status"] for n in dossier["nonconformities"]}["LATE"] == "closed"
             missing = await http.patch(
                 f"/api/v1/nonconformities/{code}/LATE:zzz", json=move, headers=bearer("admin")

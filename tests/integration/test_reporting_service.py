@@ -361,6 +361,7 @@ async def load(pool: asyncpg.Pool, *, late_procedure: bool = True) -> ReportingC
 
 def http_app(pool: asyncpg.Pool, dsn: str, now: datetime, **settings: Any) -> FastAPI:
     """The reporting app without its consumers: the HTTP side over an already filled database."""
+    settings.setdefault("reporting_require_token", False)  # these tests read the reports themselves
     s = ReportingSettings(database_url=dsn, kafka_bootstrap_servers="127.0.0.1:9", **settings)
     app = create_app(s, clock=lambda: now)
     app.state.resources = Resources(pool, None)  # type: ignore[arg-type]
@@ -791,6 +792,7 @@ async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_interval_ms=1000,
         reporting_gauges_interval_s=3600,
+        reporting_require_token=False,
     )
     common = ReportingSettings(**base)  # type: ignore[arg-type]
     await ensure_topics(common, [TopicSpec(topics.compliance, 3), TopicSpec(topics.registry, 1)])

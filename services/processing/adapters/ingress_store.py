@@ -1,37 +1,103 @@
-"""Tables of the HTTP ingress: ingested event ids and the portal status-sync state."""
+"""Tables of the HTTP ingress: ingested event ids with their content, the agency each dossier
+was first accepted for, and the portal status-sync state."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
+from pydantic import ValidationError
+
 from services.processing.domain.portal_mapping import PortalState
+from shared.contracts.events import DossierEvent, dossier_event_adapter
 from shared.db import Conn
 
 
-async def known_event_ids(conn: Conn, event_ids: Sequence[str]) -> set[str]:
-    """The ids among ``event_ids`` already accepted over HTTP or already stored by the consumer."""
+async def known_event_ids(conn: Conn, event_ids: Sequence[str]) -> dict[str, str | None]:
+    """The ids among ``event_ids`` already accepted over HTTP or already stored by the consumer,
+    with the content fingerprint each was accepted with (None when it is not known).
+
+    An id stored by the consumer but not taken over HTTP (it came straight from Kafka) is
+    fingerprinted from its stored body.
+    """
     if not event_ids:
-        return set()
+        return {}
     rows = await conn.fetch(
         """
-        SELECT event_id FROM processing.ingested_events WHERE event_id = ANY($1::text[])
-        UNION
-        SELECT event_id FROM processing.events WHERE event_id = ANY($1::text[])
+        SELECT i.event_id, i.content_sha256, CASE WHEN i.content_sha256 IS NULL THEN e.body::text END AS body
+        FROM processing.ingested_events i
+        LEFT JOIN processing.events e USING (event_id)
+        WHERE i.event_id = ANY($1::text[])
+        UNION ALL
+        SELECT e.event_id, NULL, e.body::text FROM processing.events e
+        WHERE e.event_id = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM processing.ingested_events i WHERE i.event_id = e.event_id)
         """,
         list(event_ids),
     )
-    return {r["event_id"] for r in rows}
+    known: dict[str, str | None] = {}
+    for r in rows:
+        digest = r["content_sha256"]
+        if digest is None and r["body"] is not None:
+            digest = _stored_fingerprint(r["body"])
+        known[r["event_id"]] = digest
+    return known
 
 
-async def record_ingested(conn: Conn, event_ids: Sequence[str], emitter: str) -> None:
-    """Remember ids the broker acknowledged (call only after the acks)."""
-    if event_ids:
-        await conn.execute(
-            "INSERT INTO processing.ingested_events (event_id, emitter) "
-            "SELECT e, $2 FROM unnest($1::text[]) AS e ON CONFLICT (event_id) DO NOTHING",
-            list(event_ids),
-            emitter,
-        )
+def content_fingerprint(event: DossierEvent) -> str:
+    """Hex SHA-256 of an event as the contract reads it (spacing and key order do not count)."""
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+
+
+def _stored_fingerprint(body: str) -> str | None:
+    try:
+        return content_fingerprint(dossier_event_adapter.validate_json(body))
+    except ValidationError:  # stored under older bounds: compare nothing, call it a duplicate
+        return None
+
+
+async def record_ingested(
+    conn: Conn, events: Sequence[DossierEvent], emitter: str, fingerprints: Mapping[str, str]
+) -> None:
+    """Remember events the broker acknowledged (call only after the acks): their ids with their
+    content, and the agency of each dossier seen for the first time."""
+    if not events:
+        return
+    await conn.execute(
+        "INSERT INTO processing.ingested_events (event_id, emitter, content_sha256) "
+        "SELECT e, $2, h FROM unnest($1::text[], $3::text[]) AS u(e, h) ON CONFLICT (event_id) DO NOTHING",
+        [e.event_id for e in events],
+        emitter,
+        [fingerprints.get(e.event_id) for e in events],
+    )
+    first: dict[str, str] = {}
+    for e in events:
+        first.setdefault(e.dossier_code, e.agency_code)
+    await conn.execute(
+        "INSERT INTO processing.ingress_dossiers (dossier_code, agency_code, emitter) "
+        "SELECT d, a, $3 FROM unnest($1::text[], $2::text[]) AS u(d, a) ON CONFLICT (dossier_code) DO NOTHING",
+        list(first),
+        list(first.values()),
+        emitter,
+    )
+
+
+async def recorded_agencies(conn: Conn, dossier_codes: Sequence[str]) -> dict[str, str]:
+    """The agency each known dossier belongs to: as the consumer stored it, else as the ingress
+    first accepted it."""
+    if not dossier_codes:
+        return {}
+    rows = await conn.fetch(
+        """
+        SELECT c AS dossier_code, coalesce(d.agency_code, i.agency_code) AS agency_code
+        FROM unnest($1::text[]) AS c
+        LEFT JOIN processing.dossiers d ON d.dossier_code = c
+        LEFT JOIN processing.ingress_dossiers i ON i.dossier_code = c
+        WHERE d.agency_code IS NOT NULL OR i.agency_code IS NOT NULL
+        """,
+        list(set(dossier_codes)),
+    )
+    return {r["dossier_code"]: r["agency_code"] for r in rows}
 
 
 async def lock_portal_dossiers(conn: Conn, dossier_codes: Sequence[str]) -> None:

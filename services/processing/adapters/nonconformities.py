@@ -112,6 +112,7 @@ class RegisterFilter:
     detected_from: datetime | None = None
     detected_to: datetime | None = None
     include_inactive: bool = False
+    agencies: Sequence[str] | None = None  # the caller's visible agencies; None = every agency
 
 
 async def list_register(
@@ -121,16 +122,26 @@ async def list_register(
         ($1::text IS NULL OR agency_code = $1) AND ($2::text IS NULL OR procedure_code = $2)
         AND ($3::text IS NULL OR code = $3) AND ($4::text IS NULL OR status = $4)
         AND ($5::timestamptz IS NULL OR detected_at >= $5) AND ($6::timestamptz IS NULL OR detected_at < $6)
-        AND (active OR $7)
+        AND (active OR $7) AND ($8::text[] IS NULL OR agency_code = ANY($8::text[]))
     """
-    args = (f.agency, f.procedure, f.code, f.status, f.detected_from, f.detected_to, f.include_inactive)
+    visible = list(f.agencies) if f.agencies is not None else None
+    args = (
+        f.agency,
+        f.procedure,
+        f.code,
+        f.status,
+        f.detected_from,
+        f.detected_to,
+        f.include_inactive,
+        visible,
+    )
     total = await conn.fetchval(f"SELECT count(*) FROM processing.nonconformities WHERE {where}", *args)
     rows = await conn.fetch(
         f"""
         SELECT dossier_code, nc_key, code, agency_code, procedure_code, clause, detected_at, evidence, detail,
                active, status, corrective_action, status_changed_at, status_changed_by
         FROM processing.nonconformities WHERE {where}
-        ORDER BY detected_at DESC, dossier_code, nc_key LIMIT $8 OFFSET $9
+        ORDER BY detected_at DESC, dossier_code, nc_key LIMIT $9 OFFSET $10
         """,
         *args,
         limit,

@@ -1,4 +1,8 @@
-"""Processing HTTP API under /api/v1: dossiers and the nonconformity register."""
+"""Processing HTTP API under /api/v1: dossiers and the nonconformity register.
+
+Every route takes a bearer token (``shared/auth.py``); an officer sees its agency subtree only,
+and a dossier or finding outside it is answered 404 exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from services.processing.adapters import nonconformities, registry_copy
+from services.processing.adapters import access, nonconformities, registry_copy
 from services.processing.handlers import publish_unpublished
-from shared.auth import BearerAuth, Forbidden, Principal, Role
+from shared.auth import BearerAuth, Forbidden, Principal, Role, scope_root
 from shared.http import Offset
 
 router = APIRouter(prefix="/api/v1")
@@ -30,15 +34,25 @@ async def _lookup(request: Request) -> Principal:
     return await BearerAuth(lookup)(request)
 
 
-@router.get("/dossiers/{code}", tags=["dossiers"])
-async def get_dossier(code: str, request: Request) -> dict[str, Any]:
-    """The dossier's current assessment: status, outcome, due times, control slip, nonconformities."""
+Caller = Annotated[Principal, Depends(_lookup)]
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no bearer token, or an unknown, revoked or expired one"},
+}
+
+
+@router.get("/dossiers/{code}", tags=["dossiers"], responses=AUTH_RESPONSES)
+async def get_dossier(code: str, request: Request, who: Caller) -> dict[str, Any]:
+    """The dossier's current assessment: status, outcome, due times, control slip, nonconformities.
+
+    404 when the dossier is unknown or outside the officer's agency subtree (the same answer)."""
     async with _pool(request).acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT revision, assessment, next_deadline FROM processing.dossiers WHERE dossier_code = $1",
+            "SELECT agency_code, revision, assessment, next_deadline FROM processing.dossiers "
+            "WHERE dossier_code = $1",
             code,
         )
-    if row is None:
+        visible = row is not None and await access.may_see(conn, who, row["agency_code"])
+    if row is None or not visible:
         raise HTTPException(404, f"no dossier with code {code!r} has been seen")
     body: dict[str, Any] = {**row["assessment"], "revision": row["revision"]}
     body["next_deadline"] = row["next_deadline"].isoformat() if row["next_deadline"] else None
@@ -48,9 +62,10 @@ async def get_dossier(code: str, request: Request) -> dict[str, Any]:
 Status = Literal["open", "corrective_action", "closed"]
 
 
-@router.get("/nonconformities", tags=["nonconformities"])
+@router.get("/nonconformities", tags=["nonconformities"], responses=AUTH_RESPONSES)
 async def list_nonconformities(
     request: Request,
+    who: Caller,
     agency: str | None = None,
     procedure: str | None = None,
     code: Annotated[str | None, Query(description="rule code, e.g. LATE, STEP_OVERDUE")] = None,
@@ -61,11 +76,18 @@ async def list_nonconformities(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    """The nonconformity register (sổ theo dõi sự không phù hợp), filtered and paged."""
-    f = nonconformities.RegisterFilter(
-        agency, procedure, code, status, detected_from, detected_to, include_inactive
-    )
+    """The nonconformity register (sổ theo dõi sự không phù hợp), filtered and paged; an officer
+    sees the findings of its agency subtree (403 for an ``agency`` outside it)."""
     async with _pool(request).acquire() as conn:
+        root = scope_root(who)
+        visible = await access.agency_subtree(conn, root) if root is not None else None
+        if agency is not None and visible is not None and agency not in visible:
+            raise Forbidden(
+                f"agency {agency!r} is outside your agency subtree ({root}); ask for one of its agencies"
+            )
+        f = nonconformities.RegisterFilter(
+            agency, procedure, code, status, detected_from, detected_to, include_inactive, visible
+        )
         items, total = await nonconformities.list_register(conn, f, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
@@ -85,21 +107,19 @@ async def change_nonconformity(
     request: Request,
     who: Annotated[Principal, Depends(_lookup)],
 ) -> dict[str, Any]:
-    """Move a finding open → corrective_action → closed (admin, or an officer of the agency's subtree)."""
+    """Move a finding open → corrective_action → closed (admin, or an officer of the agency's subtree).
+
+    404 when the finding is unknown or outside the officer's agency subtree (the same answer)."""
     async with _pool(request).acquire() as conn, conn.transaction():
         agency = await conn.fetchval(
             "SELECT agency_code FROM processing.nonconformities WHERE dossier_code = $1 AND nc_key = $2",
             dossier_code,
             nc_key,
         )
-        if agency is None:
+        if agency is None or not await access.may_see(conn, who, agency):
             raise HTTPException(404, f"no nonconformity {nc_key!r} on dossier {dossier_code!r}")
         if who.role is Role.VIEWER:
             raise Forbidden("a viewer token cannot change nonconformities; use an officer or admin token")
-        if who.role is Role.OFFICER and who.agency_code not in await registry_copy.agency_lineage(
-            conn, agency
-        ):
-            raise Forbidden(f"officer of {who.agency_code} cannot change findings of agency {agency}")
         try:
             updated = await nonconformities.change_status(
                 conn, dossier_code, nc_key, change.status, change.corrective_action, who.subject

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 
 from services.processing.adapters.emitter_keys import Emitter
 from services.processing.domain.portal_mapping import PortalUpdate
-from services.processing.ingress import BrokerUnavailable, IngestGateway
+from services.processing.ingress import BrokerUnavailable, DatabaseUnavailable, IngestGateway
 from services.processing.settings import ProcessingSettings
 from shared import metrics
-from shared.contracts.events import dossier_event_adapter
+from shared.contracts.events import contract_limits, depth_reason, dossier_event_adapter, nests_deeper_than
 from shared.http import problem
 from shared.kafka import publish_raw_many
 
@@ -45,8 +45,8 @@ class FieldError(BaseModel):
 class EventAnswer(BaseModel):
     index: int
     event_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
-    code: Literal[200, 202, 403, 422]
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
+    code: Literal[200, 202, 403, 409, 422]
     errors: list[FieldError]
 
 
@@ -54,6 +54,7 @@ class IngestAnswer(BaseModel):
     results: list[EventAnswer]
     accepted: int
     duplicates: int
+    conflicts: int
     rejected: int
 
 
@@ -64,10 +65,14 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "more items than TTHC_INGEST_MAX_BATCH, or a body over TTHC_INGEST_MAX_BODY_BYTES",
         **PROBLEM,
     },
-    422: {"description": "the body is not a JSON array", **PROBLEM},
+    422: {
+        "description": "the body is not a JSON array, or nests deeper than TTHC_EVENT_MAX_DEPTH + 1",
+        **PROBLEM,
+    },
     429: {"description": "over capacity: retry after the Retry-After header's seconds", **PROBLEM},
     503: {
-        "description": "the broker did not acknowledge: nothing was recorded, retry the whole request",
+        "description": "the broker or PostgreSQL did not answer: retry the whole request after Retry-After "
+        "seconds (event ids make it safe)",
         **PROBLEM,
     },
 }
@@ -139,6 +144,9 @@ async def admit(
     if len(body) > settings.ingest_max_body_bytes:
         return _too_large(route, settings, f"the body has {len(body)} bytes")
     example = "[{...}, {...}]"
+    levels = contract_limits().max_depth + 1  # the array around the events
+    if nests_deeper_than(body, levels):
+        return refused(route, "too_deep", 422, "Invalid request", f"the body's {depth_reason(levels)}")
     try:
         items = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -198,6 +206,17 @@ def broker_unavailable(route: str, exc: BrokerUnavailable, retry_after: int) -> 
     )
 
 
+def database_unavailable(route: str, exc: DatabaseUnavailable, retry_after: int) -> Response:
+    return refused(
+        route,
+        "database_unavailable",
+        503,
+        "Database unavailable",
+        f"{exc}; send the same request again in {retry_after} s (event ids make it safe)",
+        **{"Retry-After": str(retry_after)},
+    )
+
+
 def json_answer(answer: dict[str, Any]) -> Response:
     return Response(orjson.dumps(answer), media_type="application/json")
 
@@ -215,20 +234,24 @@ async def post_events(
     header_key: str | None = Depends(api_key),
 ) -> Response:
     """Each event is validated and answered on its own: `accepted` (202, now on the topic),
-    `duplicate` (200, its event_id was accepted before), or `rejected` (422 invalid, 403 agency
-    not allowed for this key). The whole answer is 200 once the batch was processed."""
+    `duplicate` (200, its event_id was accepted before with the same content), `conflict` (409,
+    its event_id was accepted before with other content), or `rejected` (422 invalid, 403 the key
+    may not write this dossier: agency, dossier code's agency part, or a change of the dossier's
+    agency). The whole answer is 200 once the batch was processed."""
     gateway = gateway_of(request)
     async with gateway.admitted() as ok:
         if not ok:
             return over_capacity("events", gateway.settings.ingest_retry_after_s)
-        admitted = await admit(request, "events", "events", credentials, header_key)
-        if isinstance(admitted, Response):
-            return admitted
-        emitter, items = admitted
         try:
+            admitted = await admit(request, "events", "events", credentials, header_key)
+            if isinstance(admitted, Response):
+                return admitted
+            emitter, items = admitted
             return json_answer(await gateway.ingest(emitter, items))
         except BrokerUnavailable as exc:
             return broker_unavailable("events", exc, gateway.settings.ingest_retry_after_s)
+        except DatabaseUnavailable as exc:
+            return database_unavailable("events", exc, gateway.settings.ingest_retry_after_s)
 
 
 def _body_schemas(app: FastAPI) -> None:

@@ -16,12 +16,13 @@ from services.processing.entrypoints.ingest import (
     array_body,
     bearer,
     broker_unavailable,
+    database_unavailable,
     gateway_of,
     json_answer,
     over_capacity,
     responses,
 )
-from services.processing.ingress import BrokerUnavailable
+from services.processing.ingress import BrokerUnavailable, DatabaseUnavailable
 
 router = APIRouter(prefix="/api/v1", tags=["ingress"])
 
@@ -45,6 +46,7 @@ class PortalAnswer(BaseModel):
     results: list[UpdateAnswer]
     accepted: int
     duplicates: int
+    conflicts: int  # always 0: derived event ids follow the dossier's status, not the emitter
     rejected: int
 
 
@@ -62,16 +64,19 @@ async def post_portal_sync(
 ) -> Response:
     """Each update is answered on its own with the events derived from it: `accepted` (202, at
     least one new event is on the topic), `duplicate` (200, every derived event was known), or
-    `rejected` (422 invalid or incomplete for its status, 403 agency not allowed for this key)."""
+    `rejected` (422 invalid or incomplete for its status, 403 the key may not write this dossier:
+    MaCoQuan, MaHoSo's agency part, or a change of the dossier's agency)."""
     gateway = gateway_of(request)
     async with gateway.admitted() as ok:
         if not ok:
             return over_capacity("portal-sync", gateway.settings.ingest_retry_after_s)
-        admitted = await admit(request, "portal-sync", "portal updates", credentials, header_key)
-        if isinstance(admitted, Response):
-            return admitted
-        emitter, items = admitted
         try:
+            admitted = await admit(request, "portal-sync", "portal updates", credentials, header_key)
+            if isinstance(admitted, Response):
+                return admitted
+            emitter, items = admitted
             return json_answer(await gateway.portal_sync(emitter, items))
         except BrokerUnavailable as exc:
             return broker_unavailable("portal-sync", exc, gateway.settings.ingest_retry_after_s)
+        except DatabaseUnavailable as exc:
+            return database_unavailable("portal-sync", exc, gateway.settings.ingest_retry_after_s)

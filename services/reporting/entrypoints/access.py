@@ -1,8 +1,8 @@
 """Who is calling reporting: bearer tokens of ``shared/auth.py``, checked against our copy of the feed.
 
-Every role may read reports; an officer only about its own agency subtree. Without a token
-the caller is anonymous: allowed while ``TTHC_REPORTING_REQUIRE_TOKEN`` is false (the
-development default, so that ``tthc up`` works without a token), refused with 401 otherwise.
+Every role may read reports; an officer only about its own agency subtree (``shared.auth.scope_root``,
+the rule of every read API). Without a token the caller is anonymous: refused with 401 unless
+``TTHC_REPORTING_REQUIRE_TOKEN`` is false, which only ``tthc up --demo`` sets (and prints).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 import asyncpg
 from fastapi import Request
 
-from services.reporting.adapters import registry_copy
-from shared.auth import BearerAuth, Principal, TokenLookup, Unauthorized, principal_of
+from services.reporting.adapters import registry_copy, views
+from shared.auth import BearerAuth, Principal, TokenLookup, Unauthorized, principal_of, scope_root
+from shared.db import Conn
 
 Caller = Principal | None
 
@@ -50,3 +51,13 @@ async def caller(request: Request) -> Caller:
             return None
     auth: BearerAuth = request.app.state.auth
     return await auth(request)
+
+
+async def may_see(conn: Conn, who: Caller, agency_code: str) -> bool:
+    """Whether ``who`` may see one item (a dossier, a finding) of ``agency_code``.
+
+    When it may not, answer 404 exactly as for an item that does not exist (no oracle): a 403
+    would tell an officer that another agency's dossier code exists.
+    """
+    root = scope_root(who) if who is not None else None
+    return root is None or agency_code in await views.subtree(conn, root)
