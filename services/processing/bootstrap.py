@@ -48,6 +48,8 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             rules=ClockRules.from_settings(settings),
             compliance_topic=settings.topics.compliance,
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
+            retry_failed_after_s=settings.assessment_retry_s,
+            registry_dlq_topic=Topics.dlq(settings.topics.registry),
         )
         app.state.ctx = ctx
 

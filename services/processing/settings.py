@@ -25,3 +25,9 @@ class ProcessingSettings(CommonSettings):
     ingest_publish_timeout_s: float = Field(
         default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
     )
+    assessment_retry_s: float = Field(
+        default=3_600.0,
+        gt=0,
+        description="a dossier whose re-assessment by a timer or a registry change failed is tried again this "
+        "much later (its events, when an event batch failed on it, are dead-lettered as assessment_failed)",
+    )
