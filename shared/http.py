@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -30,24 +30,85 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def install_common(app: FastAPI, service: str, checks: dict[str, HealthCheck]) -> None:
-    """Add /healthz, /metrics, request metrics and problem+json error handlers to ``app``."""
+class BoundedChecks:
+    """Runs health checks with a time limit, so /healthz answers in time whatever a dependency does.
+
+    A check that has not answered within ``timeout_s`` is reported as such (503) and left running
+    in the background, never awaited: a stopped PostgreSQL can hold even a cancelled query's
+    clean-up. While it still runs, the next request does not start another (no pile-up).
+    """
+
+    def __init__(self, checks: Mapping[str, HealthCheck], timeout_s: float) -> None:
+        self.checks = dict(checks)
+        self.timeout_s = timeout_s
+        self._running: dict[str, asyncio.Future[None]] = {}
+
+    async def run(self) -> tuple[bool, dict[str, str]]:
+        """(all ok, name → "ok" or what went wrong)."""
+        results: dict[str, str] = {}
+        started: dict[str, asyncio.Future[None]] = {}
+        for name, check in self.checks.items():
+            previous = self._running.get(name)
+            if previous is not None and not previous.done():
+                results[name] = f"error: the previous check has not answered yet (limit {self.timeout_s:g} s)"
+                continue
+            started[name] = self._running[name] = asyncio.ensure_future(check())
+        if started:
+            await asyncio.wait(started.values(), timeout=self.timeout_s)
+        for name, task in started.items():
+            if not task.done():
+                task.cancel()  # it ends when it can; a later request sees whether it did
+                results[name] = f"error: no answer within {self.timeout_s:g} s"
+            elif task.cancelled():
+                results[name] = "error: cancelled"
+            elif (exc := task.exception()) is not None:
+                results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+            else:
+                results[name] = "ok"
+        return all(v == "ok" for v in results.values()), {n: results[n] for n in self.checks}
+
+
+Readiness = Callable[[], Mapping[str, Mapping[str, Any]]]
+
+
+def install_common(
+    app: FastAPI,
+    service: str,
+    checks: dict[str, HealthCheck],
+    *,
+    timeout_s: float = 0.8,
+    stalled_consumers: Readiness | None = None,
+    consumers: Readiness | None = None,
+) -> None:
+    """Add /healthz, /readyz, /metrics, request metrics, security headers and problem+json errors.
+
+    ``/healthz``: every dependency answered within ``timeout_s`` (else 503 naming it).
+    ``/readyz``: that, and no consumer in ``stalled_consumers()`` (lag that has not moved for the
+    configured time; ``consumers()`` shows every consumer's lag).
+    """
+    bounded = BoundedChecks(checks, timeout_s)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> Response:
-        results: dict[str, str] = {}
-        ok = True
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout=3)
-                results[name] = "ok"
-            except Exception as exc:  # a health check reports, it does not raise
-                ok = False
-                results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+        ok, results = await bounded.run()
         return JSONResponse(
             {"service": service, "status": "ok" if ok else "unavailable", "checks": results},
             status_code=200 if ok else 503,
         )
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> Response:
+        ok, results = await bounded.run()
+        stalled = dict(stalled_consumers()) if stalled_consumers else {}
+        body: dict[str, Any] = {
+            "service": service,
+            "status": "ready" if ok and not stalled else "not ready",
+            "checks": results,
+            "consumers": dict(consumers()) if consumers else {},
+        }
+        if stalled:
+            body["stalled"] = stalled
+        return JSONResponse(body, status_code=200 if ok and not stalled else 503)
 
     @app.get("/metrics", tags=["ops"])
     async def metrics_endpoint() -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -16,9 +15,8 @@ from services.processing.entrypoints.http import router
 from services.processing.entrypoints.ingest import install_ingress
 from services.processing.handlers import ProcessingContext, fire_timers, publish_unpublished
 from services.processing.settings import ProcessingSettings
-from shared import metrics
 from shared.auth import install_auth_errors
-from shared.kafka import RawPublisher, consumer_lag
+from shared.kafka import RawPublisher
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 from shared.settings import Topics
 
@@ -29,7 +27,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     settings = settings or ProcessingSettings()
     broker = broker_for("processing", settings)
     holder: dict[str, ProcessingContext] = {}
-    events_subscriber = declare_consumers(broker, settings, holder)
+    declare_consumers(broker, settings, holder)
 
     publisher = RawPublisher(settings, client_id="tthc-processing-out")
 
@@ -65,16 +63,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
                 if not fired:
                     await asyncio.sleep(settings.timer_interval_seconds)
 
-        async def watch_lag() -> None:
-            while True:
-                await asyncio.sleep(5)
-                consumer = getattr(events_subscriber, "consumer", None)
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        lag = await consumer_lag(consumer)
-                        metrics.CONSUMER_LAG.labels("processing", settings.topics.dossier_events).set(lag)
-
-        tasks = [asyncio.create_task(watch_lag()), asyncio.create_task(run_timers())]
+        tasks = [asyncio.create_task(run_timers())]
 
         async def stop() -> None:
             await stop_tasks(tasks)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -18,9 +17,8 @@ from services.reporting.entrypoints.http import router
 from services.reporting.gauges import refresh_gauges
 from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
 from services.reporting.settings import ReportingSettings
-from shared import metrics
 from shared.auth import BearerAuth, install_auth_errors
-from shared.kafka import batch_consumer_options, consumer_lag
+from shared.kafka import batch_consumer_options
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 
 log = logging.getLogger(__name__)
@@ -51,11 +49,6 @@ def create_app(
 
         async def background() -> None:
             while True:
-                with contextlib.suppress(Exception):
-                    consumer = getattr(on_assessments, "consumer", None)
-                    if consumer is not None:
-                        lag = await consumer_lag(consumer)
-                        metrics.CONSUMER_LAG.labels("reporting", settings.topics.compliance).set(lag)
                 try:
                     await refresh_gauges(r.pool, now())
                 except Exception:  # the gauges are best effort; the reports do not depend on them
