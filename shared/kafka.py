@@ -276,7 +276,7 @@ class ConsumerWatch:
 
     @staticmethod
     def topic_of(subscriber: Any) -> str:
-        return ",".join(getattr(subscriber, "topics", ()) or ()) or "?"
+        return ",".join(str(t) for t in getattr(subscriber, "topic_names", ()) or ()) or "?"
 
     async def measure(self) -> None:
         """Measure every consumer once (call every few seconds)."""

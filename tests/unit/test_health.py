@@ -101,16 +101,16 @@ class FakeConsumer:
 
 @dataclass
 class FakeSubscriber:
-    topics: tuple[str, ...]
+    topic_names: list[str]
     consumer: FakeConsumer | None
 
 
 async def test_the_watch_exports_lag_and_tells_a_consumer_that_stopped_moving() -> None:
     now = [1000.0]
     consumer = FakeConsumer({0: 10}, {0: 10, 1: 7})  # partition 1 never committed: all 7 are lag
-    idle = FakeSubscriber(("t.registry",), FakeConsumer({0: 3}, {0: 3}))
+    idle = FakeSubscriber(["t.registry"], FakeConsumer({0: 3}, {0: 3}))
     watch = ConsumerWatch(
-        "svc-watch-test", lambda: [FakeSubscriber(("t.events",), consumer), idle], 60, clock=lambda: now[0]
+        "svc-watch-test", lambda: [FakeSubscriber(["t.events"], consumer), idle], 60, clock=lambda: now[0]
     )
     await watch.measure()
     assert (
