@@ -129,7 +129,7 @@ def serve(app: FastAPI, service: ServiceName, settings: CommonSettings) -> None:
     uvicorn re-raises the stop signal after its graceful shutdown; the handlers installed
     here turn that into a clean exit instead of death by signal.
     """
-    configure_logging(service, settings.log_level)
+    configure_logging(service, settings.log_level, settings.log_repeat_interval_s)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.run(

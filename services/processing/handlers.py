@@ -30,6 +30,9 @@ from shared.db import Conn
 
 log = logging.getLogger(__name__)
 
+for _path in ("events", "timer", "registry"):  # exported at 0 from the start: the alert sees the first one
+    metrics.ASSESSMENT_FAILURES.labels(_path)
+
 Clock = Callable[[], datetime]
 PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 Evaluate = Callable[..., Evaluation]  # the engine's ``evaluate`` (injectable: tests make it raise)
