@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import metrics
@@ -21,6 +27,55 @@ Offset = Annotated[int, Query(ge=0, le=PG_BIGINT_MAX, description="rows to skip"
 HealthCheck = Callable[[], Awaitable[None]]
 
 PROBLEM_JSON = "application/problem+json"
+
+# Issue #12: every HTML page of the three services; no inline script unless its hash is listed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def with_script_hashes(policy: str, page: bytes) -> str:
+    """``policy`` allowing exactly the inline ``<script>`` blocks of ``page`` (by their SHA-256)."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in re.findall(rb"<script>(.*?)</script>", page, flags=re.DOTALL)
+    ]
+    return policy.replace("script-src 'self'", " ".join(["script-src 'self'", *hashes]), 1)
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """Serve FastAPI's Swagger UI page from local assets (no CDN), under the strict CSP.
+
+    The assets come from the ``swagger-ui-py`` package (Swagger UI 5, which reads OpenAPI 3.1);
+    the page's one inline script is allowed by its hash. ReDoc (CDN only) is not served.
+    """
+    docs_url, openapi_url = app.docs_url, app.openapi_url
+    if not docs_url or not openapi_url:
+        return
+    dropped = {docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in dropped]
+    assets = f"{docs_url}/static"
+    app.mount(assets, StaticFiles(directory=str(resources.files("swagger_ui") / "static")), name="swagger-ui")
+    page = bytes(
+        get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} — API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        ).body
+    )
+    policy = with_script_hashes(CONTENT_SECURITY_POLICY, page)
+
+    @app.get(docs_url, include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
@@ -87,6 +142,7 @@ def install_common(
     configured time; ``consumers()`` shows every consumer's lag).
     """
     bounded = BoundedChecks(checks, timeout_s)
+    install_offline_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> Response:
@@ -130,6 +186,10 @@ def install_common(
             )
         else:
             response = await call_next(request)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         metrics.HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
