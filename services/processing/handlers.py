@@ -7,7 +7,6 @@ histories and what the registry says about them, run the pure engine, store the 
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from aiokafka.errors import KafkaError
 from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
@@ -27,6 +25,8 @@ from shared.calendar import WorkingCalendar
 from shared.contracts import DossierAssessment, RegistryChange
 from shared.contracts.events import DossierEvent, parse_dossier_event
 from shared.db import Conn
+from shared.dead_letters import RawMessage as RawMessage  # re-exported: tests and consumers build them
+from shared.dead_letters import dead_letter, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +44,10 @@ REFUSED_BY_DATABASE = (
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.CardinalityViolationError,
 )
-# SQLSTATE classes that go away by themselves: connection (08), rollback for serialisation or
-# deadlock (40), insufficient resources (53), operator intervention / shutdown (57), system (58).
-_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for errors of a dependency that is away or busy: retrying the same work later can succeed.
-
-    Everything else (an engine bug, data the database refuses) would fail the same way again, so
-    it is isolated and dead-lettered instead of retried: a batch is never retried for ever for it.
-    """
-    if isinstance(exc, asyncpg.PostgresError):
-        return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
-    return isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError | KafkaError)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class RawMessage:
-    """What the consumer hands us: bytes as they were on the topic."""
-
-    key: bytes | None
-    value: bytes
-    topic: str
-    partition: int
-    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,25 +95,6 @@ def _reason(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         parts.append(f"{loc or '(message)'}: {err.get('msg')}")
     return "; ".join(parts)
-
-
-def dead_letter(msg: RawMessage, reason: str, kind: str) -> bytes:
-    """The DLQ record: the reason and the original bytes (as text if UTF-8, else base64)."""
-    try:
-        original: dict[str, str] = {"text": msg.value.decode("utf-8")}
-    except UnicodeDecodeError:
-        original = {"base64": base64.b64encode(msg.value).decode()}
-    return json.dumps(
-        {
-            "reason": reason,
-            "kind": kind,
-            "source": {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
-            "key": msg.key.decode("utf-8", "replace") if msg.key else None,
-            "original": original,
-            "failed_at": datetime.now(UTC).isoformat(),
-        },
-        ensure_ascii=False,
-    ).encode()
 
 
 def _lock_keys(events: Sequence[DossierEvent]) -> list[str]:
