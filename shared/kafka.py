@@ -120,21 +120,6 @@ async def ensure_topics(settings: CommonSettings, specs: Iterable[TopicSpec] | N
         await admin.close()
 
 
-async def consumer_lag(consumer: Any) -> int:
-    """Highwater minus position over the assigned partitions.
-
-    Uses the consumer's own highwater marks (from fetch responses): the local broker
-    reports wrong end offsets through the ListOffsets API.
-    """
-    lag = 0
-    for tp in consumer.assignment():
-        high = consumer.highwater(tp)
-        if high is None:
-            continue
-        lag += max(0, high - await consumer.position(tp))
-    return lag
-
-
 def raw_batch_decoder(msg: Any) -> Any:
     """FastStream decoder that hands the handler the consumer records untouched."""
     return msg.raw_message

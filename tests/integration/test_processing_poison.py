@@ -275,3 +275,42 @@ def test_assessment_failures_go_through_the_broker_and_come_back_with_dlq_redriv
     again = [RawMessage(r.key, r.value, r.topic, r.partition, r.offset) for r in back]
     assessed = asyncio.run(consume(again, evaluate))  # the engine is fixed
     assert assessed == {str(events[0]["dossier_code"]), str(events[4]["dossier_code"])}
+
+
+async def test_registry_changes_processing_cannot_use_are_dead_lettered_and_the_next_applied(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.processing.adapters import registry_copy
+    from services.processing.handlers import handle_registry_batch
+
+    real_apply = registry_copy.apply_change
+
+    async def apply(conn: Conn, change: RegistryChange) -> Any:
+        if change.entity_id == "9.999999":
+            raise RuntimeError("a bug in the local copy")
+        return await real_apply(conn, change)
+
+    monkeypatch.setattr(registry_copy, "apply_change", apply)
+    outbox = Outbox()
+    pool = await create_pool(database)
+    ctx = context(pool, outbox, datetime(2025, 4, 1, tzinfo=TZ))
+    invalid = b'{"entity": "procedure"}'
+    failing = json.dumps(procedure_change(code="9.999999")).encode()
+    good = json.dumps(procedure_change(days=4)).encode()
+    try:
+        await handle_registry_batch(
+            ctx,
+            [RawMessage(b"k", v, "tthc.registry.v1", 0, i) for i, v in enumerate([invalid, failing, good])],
+        )
+        async with pool.acquire() as conn:
+            kept = await conn.fetchval(
+                "SELECT count(*) FROM processing.procedures WHERE code = $1", "1.004845"
+            )
+    finally:
+        await pool.close()
+    assert kept == 1
+    dead = [(topic, body["kind"], body["original"]["text"]) for topic, body in outbox.sent]  # type: ignore[index]
+    assert dead == [
+        (ctx.registry_dlq_topic, "invalid_registry_change", invalid.decode()),
+        (ctx.registry_dlq_topic, "registry_change_failed", failing.decode()),
+    ]
