@@ -120,6 +120,19 @@ def test_every_metric_used_by_alerts_and_dashboards_is_exported(
                 break
             time.sleep(0.5)
         assert sorted(wanted - names) == []
+
+        # while they run: each service's /docs page works offline under the strict policy (issue #12)
+        for service in services.values():
+            docs = httpx.get(f"{service.url}/docs", timeout=10)
+            assert (
+                docs.status_code == 200
+                and "script-src 'self' 'sha256-" in docs.headers["content-security-policy"]
+            )
+            assert (
+                docs.headers["x-frame-options"] == "DENY" and docs.headers["referrer-policy"] == "same-origin"
+            )
+            bundle = httpx.get(f"{service.url}/docs/static/swagger-ui-bundle.js", timeout=10)
+            assert bundle.status_code == 200 and bundle.headers["x-content-type-options"] == "nosniff"
     finally:
         with ThreadPoolExecutor(3) as stopping:
             list(stopping.map(ServiceProcess.stop, services.values()))
