@@ -107,9 +107,9 @@ class BoundedChecks:
             if previous is not None and not previous.done():
                 results[name] = f"error: the previous check has not answered yet (limit {self.timeout_s:g} s)"
                 continue
-            task = started[name] = self._running[name] = asyncio.ensure_future(check())
+            future = started[name] = self._running[name] = asyncio.ensure_future(check())
             # a check that ends after its answer was sent: its outcome is read here, never "unretrieved"
-            task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+            future.add_done_callback(lambda t: None if t.cancelled() else t.exception())
         if started:
             await asyncio.wait(started.values(), timeout=self.timeout_s)
         for name, task in started.items():
