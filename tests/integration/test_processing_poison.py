@@ -34,7 +34,7 @@ from shared.db import Conn, create_pool
 from shared.kafka import RawPublisher, TopicSpec, ensure_topics
 from shared.settings import CommonSettings
 from tests.conftest import Infra, create_database
-from tests.integration.streams import dossier_events, procedure_change, read_topic
+from tests.integration.streams import AGENCY, dossier_events, procedure_change, read_topic
 from tests.integration.test_processing_timers import Outbox, context
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -314,3 +314,30 @@ async def test_registry_changes_processing_cannot_use_are_dead_lettered_and_the_
         (ctx.registry_dlq_topic, "invalid_registry_change", invalid.decode()),
         (ctx.registry_dlq_topic, "registry_change_failed", failing.decode()),
     ]
+
+
+async def test_the_fault_injection_event_of_issue_11_no_longer_stalls_the_batch(database: str) -> None:
+    """An ``occurred_at`` in 3025 (a typo for 2025) made the engine raise and the batch retry for ever.
+
+    Now its dossier is dead-lettered (by the engine's failure, or by the contract once it bounds
+    dates) and the valid events of the same batch are stored and assessed.
+    """
+    valid = dossier_events(5, start=START)
+    typo = dict(valid[0]) | {
+        "event_id": "typo-3025",
+        "dossier_code": f"{AGENCY}-250303-9999",
+        "occurred_at": "3025-03-03T08:00:00+07:00",
+    }
+    outbox = Outbox()
+    pool = await create_pool(database)
+    ctx = context(pool, outbox, datetime(2025, 4, 1, tzinfo=TZ))
+    try:
+        await apply_registry_change(ctx, RegistryChange.model_validate(procedure_change(days=2)))
+        await handle_event_batch(ctx, messages([typo, *valid]))
+        stored = await stored_ids(pool)
+    finally:
+        await pool.close()
+    assert stored == {str(e["event_id"]) for e in valid}
+    [dead] = [body for topic, body in outbox.sent if topic == "dlq"]
+    assert dead["kind"] in {"assessment_failed", "invalid_event"}, dead
+    assert json.loads(str(dead["original"]["text"]))["event_id"] == "typo-3025"  # type: ignore[index]
