@@ -211,8 +211,9 @@ async def _store_and_assess(ctx: ProcessingContext, items: Sequence[_Valid]) -> 
                 for i in items
                 if i.event.dossier_code in failed and i.event.event_id in new_ids
             ]
-            await repository.delete_events(
-                conn, sorted({m.event_id for m in events if m.dossier_code in failed})
+            await repository.delete_events(  # only this batch's new ones: what was stored before stays
+                conn,
+                sorted({e.event_id for e in events if e.dossier_code in failed and e.event_id in new_ids}),
             )
             metrics.ASSESSMENT_FAILURES.labels("events").inc(len(failed))
     processed = Counter(

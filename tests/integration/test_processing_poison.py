@@ -341,3 +341,22 @@ async def test_the_fault_injection_event_of_issue_11_no_longer_stalls_the_batch(
     [dead] = [body for topic, body in outbox.sent if topic == "dlq"]
     assert dead["kind"] in {"assessment_failed", "invalid_event"}, dead
     assert json.loads(str(dead["original"]["text"]))["event_id"] == "typo-3025"  # type: ignore[index]
+
+
+async def test_what_a_failing_dossier_had_stored_before_stays(database: str) -> None:
+    accepted, step, resolved, returned = dossier_events(1, start=START)
+    code = str(accepted["dossier_code"])
+    outbox = Outbox()
+    pool = await create_pool(database)
+    ctx = context(pool, outbox, datetime(2025, 4, 1, tzinfo=TZ))
+    try:
+        await handle_event_batch(ctx, messages([accepted, step]))
+        ctx.evaluate = FailingEngine({code})  # from now on the engine fails on it
+        outbox.sent.clear()
+        await handle_event_batch(ctx, messages([step, resolved, returned]))  # a redelivery and two new
+        stored = await stored_ids(pool)
+    finally:
+        await pool.close()
+    assert stored == {accepted["event_id"], step["event_id"]}
+    dead = sorted(json.loads(str(b["original"]["text"]))["event_id"] for t, b in outbox.sent if t == "dlq")  # type: ignore[index]
+    assert dead == sorted([str(resolved["event_id"]), str(returned["event_id"])])
