@@ -5,7 +5,8 @@
         answer = await client.send_portal_updates(updates)
 
 Retries with exponential backoff (jittered) on connection errors and on 429 / 5xx gateway
-answers, never sooner than the server's ``Retry-After``. Retrying is safe: event ids (and the ids the status-sync adapter
+answers, never sooner than the server's ``Retry-After`` (honoured up to ``retry_after_max``), at most
+``max_attempts`` times. Retrying is safe: event ids (and the ids the status-sync adapter
 derives) make a re-sent event a duplicate, never a second event. Other answers (401, 413, 422)
 are not retried and raise :class:`IngestRefused` with the server's problem description.
 """
@@ -133,6 +134,7 @@ class IngestClient:
         max_attempts: int = 6,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        retry_after_max: float = 60.0,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -149,6 +151,7 @@ class IngestClient:
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max  # a server's Retry-After is honoured up to this
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.retries = 0  # attempts beyond the first, over the client's life (for tests and logs)
@@ -189,7 +192,7 @@ class IngestClient:
                 last = f"{type(exc).__name__}: {exc}"
                 wait = self._backoff(attempt)
             else:
-                if response.status_code == 200:
+                if 200 <= response.status_code < 300:
                     return response.content
                 if response.status_code not in _RETRIED_STATUSES:
                     try:
@@ -201,7 +204,7 @@ class IngestClient:
                 hinted = retry_after_seconds(response.headers.get("retry-after"))
                 # never earlier than the server asked; the jitter on top keeps refused emitters
                 # from all coming back in the same instant
-                wait = self._backoff(attempt) + (hinted or 0.0)
+                wait = self._backoff(attempt) + min(hinted or 0.0, self.retry_after_max)
             if attempt + 1 < self.max_attempts:
                 await self._sleep(wait)
         raise IngestUnavailable(f"{path}: no success after {self.max_attempts} attempts; last: {last}")

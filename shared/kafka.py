@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from shared import metrics
 from shared.settings import CommonSettings, Topics
 
 log = logging.getLogger(__name__)
@@ -116,21 +118,6 @@ async def ensure_topics(settings: CommonSettings, specs: Iterable[TopicSpec] | N
         return [s.name for s in missing]
     finally:
         await admin.close()
-
-
-async def consumer_lag(consumer: Any) -> int:
-    """Highwater minus position over the assigned partitions.
-
-    Uses the consumer's own highwater marks (from fetch responses): the local broker
-    reports wrong end offsets through the ListOffsets API.
-    """
-    lag = 0
-    for tp in consumer.assignment():
-        high = consumer.highwater(tp)
-        if high is None:
-            continue
-        lag += max(0, high - await consumer.position(tp))
-    return lag
 
 
 def raw_batch_decoder(msg: Any) -> Any:
@@ -239,3 +226,91 @@ class RawPublisher:
             await self._producer.send(topic, value, key=key, headers=headers) for key, value in messages
         ]
         await asyncio.gather(*futures)
+
+
+@dataclass
+class ConsumerState:
+    """What :class:`ConsumerWatch` knows of one subscriber."""
+
+    lag: int | None = None  # None until the consumer has partitions and has fetched once
+    position: int = -1  # committed offsets, summed over the assigned partitions
+    progress_at: float = 0.0  # monotonic time of the last advance (or of having no lag)
+
+
+class ConsumerWatch:
+    """Lag and progress of every consumer of a service.
+
+    Exports ``tthc_consumer_lag_messages`` per subscribed topic and tells :meth:`stalled` consumers
+    (lag, and committed offsets that have not moved for ``stall_s``) to ``/readyz``. Lag is the
+    consumer's own highwater marks minus the committed offsets: the local broker reports wrong end
+    offsets, and a batch retried for ever has moved the fetch position but never commits.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        subscribers: Callable[[], Iterable[Any]],
+        stall_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self._subscribers = subscribers
+        self.stall_s = stall_s
+        self._clock = clock
+        self.states: dict[str, ConsumerState] = {}
+
+    @staticmethod
+    def topic_of(subscriber: Any) -> str:
+        return ",".join(str(t) for t in getattr(subscriber, "topic_names", ()) or ()) or "?"
+
+    async def measure(self) -> None:
+        """Measure every consumer once (call every few seconds)."""
+        now = self._clock()
+        for subscriber in self._subscribers():
+            topic = self.topic_of(subscriber)
+            state = self.states.setdefault(topic, ConsumerState(progress_at=now))
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None or not consumer.assignment():
+                continue
+            lag, position = 0, 0
+            known = False
+            for tp in consumer.assignment():
+                # committed, not the fetch position: a batch fetched but failing again and again
+                # has moved the position, not the committed offset
+                done = await consumer.committed(tp) or 0
+                position += done
+                high = consumer.highwater(tp)
+                if high is not None:
+                    known = True
+                    lag += max(0, high - done)
+            if not known:
+                continue
+            if position != state.position or lag == 0:
+                state.progress_at = now
+            state.lag, state.position = lag, position
+            metrics.CONSUMER_LAG.labels(self.service, topic).set(lag)
+
+    def stalled(self) -> dict[str, dict[str, float]]:
+        """Consumers with lag whose position has not moved for ``stall_s`` seconds."""
+        now = self._clock()
+        return {
+            topic: {"lag": s.lag, "stalled_for_s": round(now - s.progress_at, 1)}
+            for topic, s in self.states.items()
+            if s.lag and now - s.progress_at >= self.stall_s
+        }
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        now = self._clock()
+        return {
+            topic: {"lag": s.lag, "since_progress_s": round(now - s.progress_at, 1)}
+            for topic, s in self.states.items()
+        }
+
+    async def run(self, interval_s: float, timeout_s: float = 10.0) -> None:
+        """Measure for ever; a measurement that fails or hangs (broker away) is logged and skipped."""
+        while True:
+            try:
+                await asyncio.wait_for(self.measure(), timeout_s)
+            except Exception as exc:
+                log.warning("measuring consumer lag failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(interval_s)

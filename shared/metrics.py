@@ -47,6 +47,12 @@ NONCONFORMITIES_RAISED = Counter("tthc_nonconformities_raised_total", "nonconfor
 ASSESSMENTS_PUBLISHED = Counter(
     "tthc_assessments_published_total", "dossier assessments published on the compliance topic"
 )
+ASSESSMENT_FAILURES = Counter(
+    "tthc_assessment_failures_total",
+    "dossiers whose assessment raised (an engine bug or data it cannot handle); path = events (their "
+    "events dead-lettered as assessment_failed), timer or registry (retried later by the dossier's timer)",
+    ["path"],
+)
 
 # --- registry ------------------------------------------------------------------------------
 REGISTRY_CHANGES = Counter("tthc_registry_changes_total", "registry entity changes published", ["entity"])

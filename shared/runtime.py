@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.db import create_pool
 from shared.http import install_common
-from shared.kafka import make_broker
+from shared.kafka import ConsumerWatch, make_broker
 from shared.logs import configure_logging
 from shared.settings import CommonSettings, ServiceName
 
@@ -48,6 +48,8 @@ def build_service_app(
     and may return a coroutine function called at shutdown (after the broker stopped).
     """
     state: dict[str, Resources] = {}
+    # every consumer of the service: lag metric and /readyz (a consumer with lag that stopped moving)
+    watch = ConsumerWatch(service, lambda: list(broker.subscribers), settings.consumer_stall_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,9 +61,11 @@ def build_service_app(
         app.state.resources = resources
         on_stop = await wire(resources)
         await broker.start()
+        watching = asyncio.create_task(watch.run(settings.consumer_watch_interval_s), name="consumer-watch")
         try:
             yield
         finally:
+            await stop_tasks([watching])
             await broker.stop()  # stop fetching, finish the batch in hand, commit
             if on_stop is not None:
                 await on_stop()
@@ -75,10 +79,18 @@ def build_service_app(
             await conn.fetchval("SELECT 1")
 
     async def check_kafka() -> None:
-        if not await broker.ping(timeout=2):
+        if not await broker.ping(timeout=settings.health_timeout_s):
             raise ConnectionError(f"broker {settings.kafka_bootstrap_servers} does not answer")
 
-    install_common(app, service, {"database": check_db, "kafka": check_kafka})
+    install_common(
+        app,
+        service,
+        {"database": check_db, "kafka": check_kafka},
+        timeout_s=settings.health_timeout_s,
+        stalled_consumers=watch.stalled,
+        consumers=watch.report,
+    )
+    app.state.consumer_watch = watch
     return app
 
 
@@ -117,7 +129,7 @@ def serve(app: FastAPI, service: ServiceName, settings: CommonSettings) -> None:
     uvicorn re-raises the stop signal after its graceful shutdown; the handlers installed
     here turn that into a clean exit instead of death by signal.
     """
-    configure_logging(service, settings.log_level)
+    configure_logging(service, settings.log_level, settings.log_repeat_interval_s)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.run(

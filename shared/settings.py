@@ -90,6 +90,25 @@ class CommonSettings(BaseSettings):
         gt=0,
         description="how often processing looks for dossiers whose next deadline has passed",
     )
+    # Health, readiness and logs (docs/operations.md, "Health and readiness")
+    health_timeout_s: float = Field(
+        default=0.8, gt=0, le=5, description="how long /healthz waits for each dependency before 503"
+    )
+    consumer_stall_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="/readyz answers 503 when a consumer has lag and its position has not moved for this long",
+    )
+    consumer_watch_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often every consumer's lag is measured (tthc_consumer_lag_messages)",
+    )
+    log_repeat_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="an identical error repeated within this interval is logged once, then with its count; 0 = off",
+    )
 
     topics: Topics = Field(default_factory=Topics)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -17,10 +16,9 @@ from services.processing.entrypoints.http import router
 from services.processing.entrypoints.ingest import install_ingress
 from services.processing.handlers import ProcessingContext, fire_timers, publish_unpublished
 from services.processing.settings import ProcessingSettings
-from shared import metrics
 from shared.auth import install_auth_errors
 from shared.contracts.events import set_contract_limits
-from shared.kafka import RawPublisher, consumer_lag
+from shared.kafka import RawPublisher
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 from shared.settings import Topics
 
@@ -32,7 +30,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
     set_contract_limits(settings.contract_limits())  # the date window and message bounds of every event
     broker = broker_for("processing", settings)
     holder: dict[str, ProcessingContext] = {}
-    events_subscriber = declare_consumers(broker, settings, holder)
+    declare_consumers(broker, settings, holder)
 
     publisher = RawPublisher(settings, client_id="tthc-processing-out")
 
@@ -51,6 +49,8 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             rules=ClockRules.from_settings(settings),
             compliance_topic=settings.topics.compliance,
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
+            retry_failed_after_s=settings.assessment_retry_s,
+            registry_dlq_topic=Topics.dlq(settings.topics.registry),
         )
         app.state.ctx = ctx
 
@@ -66,16 +66,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
                 if not fired:
                     await asyncio.sleep(settings.timer_interval_seconds)
 
-        async def watch_lag() -> None:
-            while True:
-                await asyncio.sleep(5)
-                consumer = getattr(events_subscriber, "consumer", None)
-                if consumer is not None:
-                    with contextlib.suppress(Exception):
-                        lag = await consumer_lag(consumer)
-                        metrics.CONSUMER_LAG.labels("processing", settings.topics.dossier_events).set(lag)
-
-        tasks = [asyncio.create_task(watch_lag()), asyncio.create_task(run_timers())]
+        tasks = [asyncio.create_task(run_timers())]
 
         async def stop() -> None:
             await stop_tasks(tasks)

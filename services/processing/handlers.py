@@ -7,30 +7,35 @@ histories and what the registry says about them, run the pure engine, store the 
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
-from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
+from services.processing.domain.engine import ClockRules, Evaluation, ProcedureTerms, ProcessContext, evaluate
 from shared import metrics
 from shared.calendar import WorkingCalendar
 from shared.contracts import DossierAssessment, RegistryChange
 from shared.contracts.events import DossierEvent, parse_dossier_event
 from shared.db import Conn
+from shared.dead_letters import RawMessage as RawMessage  # re-exported: tests and consumers build them
+from shared.dead_letters import dead_letter, is_transient
 
 log = logging.getLogger(__name__)
 
+for _path in ("events", "timer", "registry"):  # exported at 0 from the start: the alert sees the first one
+    metrics.ASSESSMENT_FAILURES.labels(_path)
+
 Clock = Callable[[], datetime]
 PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+Evaluate = Callable[..., Evaluation]  # the engine's ``evaluate`` (injectable: tests make it raise)
 
 CHUNK = 2_000
 # Errors that are about the data, not the connection: retrying the same batch cannot help.
@@ -38,22 +43,11 @@ REFUSED_BY_DATABASE = (
     asyncpg.DataError,
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.CardinalityViolationError,
-)  # dossiers re-assessed per transaction after a registry change or by the timer
+)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class RawMessage:
-    """What the consumer hands us: bytes as they were on the topic."""
-
-    key: bytes | None
-    value: bytes
-    topic: str
-    partition: int
-    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +83,10 @@ class ProcessingContext:
     dlq_topic: str
     clock: Clock = field(default=_utc_now)
     make_calendar: Callable[..., WorkingCalendar] | None = None  # rebuilds the calendar with overrides
+    evaluate: Evaluate = evaluate
+    # a dossier whose re-assessment by a timer or a registry change failed is tried again this much later
+    retry_failed_after_s: float = 3_600.0
+    registry_dlq_topic: str = "tthc.registry.v1.dlq"
 
 
 def _reason(exc: ValidationError) -> str:
@@ -99,41 +97,24 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def dead_letter(msg: RawMessage, reason: str, kind: str) -> bytes:
-    """The DLQ record: the reason and the original bytes (as text if UTF-8, else base64)."""
-    try:
-        original: dict[str, str] = {"text": msg.value.decode("utf-8")}
-    except UnicodeDecodeError:
-        original = {"base64": base64.b64encode(msg.value).decode()}
-    return json.dumps(
-        {
-            "reason": reason,
-            "kind": kind,
-            "source": {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset},
-            "key": msg.key.decode("utf-8", "replace") if msg.key else None,
-            "original": original,
-            "failed_at": datetime.now(UTC).isoformat(),
-        },
-        ensure_ascii=False,
-    ).encode()
-
-
 def _lock_keys(events: Sequence[DossierEvent]) -> list[str]:
     return [f"procedure:{e.procedure_code}" for e in events] + [f"agency:{e.agency_code}" for e in events]
 
 
 async def handle_event_batch(ctx: ProcessingContext, batch: Sequence[RawMessage]) -> None:
-    """Validate, store, assess and publish one consumed batch; returns once all of it is durable."""
+    """Validate, store, assess and publish one consumed batch; returns once all of it is durable.
+
+    Nothing one message or one dossier does can stop the batch: invalid messages, events the
+    database refuses and the events of a dossier the engine fails on go to the dead-letter topic
+    with the reason and their bytes; only a dependency that is away (:func:`is_transient`) makes
+    the batch fail, to be consumed again.
+    """
     started = time.perf_counter()
-    events: list[DossierEvent] = []
-    bodies: list[str] = []
-    valid_msgs: list[RawMessage] = []
+    valid: list[_Valid] = []
     dead: list[tuple[bytes, bytes]] = []
     for msg in batch:
         try:
-            events.append(parse_dossier_event(msg.value))
-            bodies.append(msg.value.decode())
-            valid_msgs.append(msg)
+            valid.append(_Valid(parse_dossier_event(msg.value), msg.value.decode(), msg))
         except ValidationError as exc:
             types = {e["type"] for e in exc.errors()}
             kind = (
@@ -147,45 +128,101 @@ async def handle_event_batch(ctx: ProcessingContext, batch: Sequence[RawMessage]
             log.warning("dead-lettered", extra={"kind": kind, "reason": reason, "offset": msg.offset})
     if dead:
         await ctx.publish_many(ctx.dlq_topic, dead)
-
-    if events:
-        try:
-            await _store_and_assess(ctx, events, bodies)
-        except REFUSED_BY_DATABASE:
-            # Something in the batch cannot be stored. Find it event by event so the rest go on and
-            # the culprit goes to the dead-letter topic with the database's reason (never a stuck partition).
-            log.warning("batch rejected by the database; isolating the event(s) at fault", exc_info=True)
-            for event, body, msg in zip(events, bodies, valid_msgs, strict=True):
-                try:
-                    await _store_and_assess(ctx, [event], [body])
-                except REFUSED_BY_DATABASE as exc:
-                    reason = f"the database refused it: {type(exc).__name__}: {exc}"
-                    await ctx.publish_many(
-                        ctx.dlq_topic, [(msg.key or b"", dead_letter(msg, reason, "storage_rejected"))]
-                    )
-                    metrics.DLQ_MESSAGES.labels("processing", ctx.dlq_topic, "storage_rejected").inc()
+    if valid:
+        await _store_isolating(ctx, valid)
     topic = batch[0].topic if batch else ""
     metrics.BATCH_SECONDS.labels("processing", topic).observe(time.perf_counter() - started)
     metrics.MESSAGES_CONSUMED.labels("processing", topic).inc(len(batch))
 
 
-async def _store_and_assess(
-    ctx: ProcessingContext, events: Sequence[DossierEvent], bodies: Sequence[str]
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    """A message that parsed: the event, its text and where it came from."""
+
+    event: DossierEvent
+    body: str
+    msg: RawMessage
+
+
+async def _store_isolating(ctx: ProcessingContext, items: Sequence[_Valid]) -> None:
+    """Store and assess ``items``; a part that fails for good is found by halving, then dead-lettered.
+
+    One bad event among n costs about 2·log2(n) extra transactions instead of n.
+    """
+    try:
+        removed = await _store_and_assess(ctx, items)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(items) > 1:
+            log.warning(
+                "%d events refused (%s: %s); halving to isolate the event(s) at fault",
+                len(items),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            half = len(items) // 2
+            await _store_isolating(ctx, items[:half])
+            await _store_isolating(ctx, items[half:])
+            return
+        [item] = items
+        if isinstance(exc, REFUSED_BY_DATABASE):
+            kind, reason = "storage_rejected", f"the database refused it: {type(exc).__name__}: {exc}"
+        else:
+            kind, reason = "assessment_failed", f"storing or assessing it failed: {type(exc).__name__}: {exc}"
+            metrics.ASSESSMENT_FAILURES.labels("events").inc()
+        log.error("dead-lettered", extra={"kind": kind, "reason": reason[:500], "offset": item.msg.offset})
+        await _dead_letter(ctx, [(item.msg, reason)], kind)
+        return
+    if removed:
+        await _dead_letter(ctx, removed, "assessment_failed")
+
+
+async def _dead_letter(ctx: ProcessingContext, letters: Sequence[tuple[RawMessage, str]], kind: str) -> None:
+    await ctx.publish_many(
+        ctx.dlq_topic, [(msg.key or b"", dead_letter(msg, reason, kind)) for msg, reason in letters]
+    )
+    metrics.DLQ_MESSAGES.labels("processing", ctx.dlq_topic, kind).inc(len(letters))
+
+
+async def _store_and_assess(ctx: ProcessingContext, items: Sequence[_Valid]) -> list[tuple[RawMessage, str]]:
+    """One transaction: store the events, assess their dossiers, then publish.
+
+    A dossier the engine fails on keeps none of this batch's events (they are removed in the same
+    transaction); they are returned with the reason, for the dead-letter topic, so that
+    ``tthc dlq redrive --kind assessment_failed`` brings them back as new events after a fix.
+    """
+    events = [i.event for i in items]
+    failed: dict[str, str] = {}
+    removed: list[tuple[RawMessage, str]] = []
     async with ctx.pool.acquire() as conn, conn.transaction():
         await repository.lock_keys(conn, _lock_keys(events), exclusive=False)
-        new_ids = await repository.insert_events(conn, events, bodies)
+        new_ids = await repository.insert_events(conn, events, [i.body for i in items])
         if len(new_ids) < len(events):
             metrics.EVENTS_DUPLICATE.inc(len(events) - len(new_ids))
         changed = sorted({e.dossier_code for e in events if e.event_id in new_ids})
         in_hand: dict[str, list[DossierEvent]] = {}
         for e in events:
             in_hand.setdefault(e.dossier_code, []).append(e)
-        outgoing = await reassess(conn, ctx, changed, in_hand=in_hand) if changed else []
-    processed = Counter(e.event_type.value for e in events if e.event_id in new_ids)
+        outgoing = await reassess(conn, ctx, changed, in_hand=in_hand, failed=failed) if changed else []
+        if failed:
+            removed = [
+                (i.msg, failed[i.event.dossier_code])
+                for i in items
+                if i.event.dossier_code in failed and i.event.event_id in new_ids
+            ]
+            await repository.delete_events(  # only this batch's new ones: what was stored before stays
+                conn,
+                sorted({e.event_id for e in events if e.dossier_code in failed and e.event_id in new_ids}),
+            )
+            metrics.ASSESSMENT_FAILURES.labels("events").inc(len(failed))
+    processed = Counter(
+        e.event_type.value for e in events if e.event_id in new_ids and e.dossier_code not in failed
+    )
     for event_type, n in processed.items():
         metrics.EVENTS_PROCESSED.labels(event_type).inc(n)
     await publish(ctx, outgoing)
+    return removed
 
 
 async def reassess(
@@ -194,10 +231,13 @@ async def reassess(
     dossier_codes: Sequence[str],
     now: datetime | None = None,
     in_hand: dict[str, list[DossierEvent]] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> list[Outgoing]:
     """Re-run the engine for ``dossier_codes``; store; return the assessments to publish.
 
     ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
+    A dossier the engine raises on is left as it was (nothing stored for it) and put in ``failed``
+    with the reason, so one dossier can never stop the others; the caller decides what becomes of it.
     """
     now = now or ctx.clock()
     await repository.lock_dossiers(conn, dossier_codes)
@@ -216,14 +256,22 @@ async def reassess(
         head = heads.get(code)
         if head is None:
             continue
-        process = ProcessContext.from_registry(
-            qms.get(head.agency_code),
-            processes.get((head.agency_code, head.procedure_code), ()),
-            head.procedure_code,
-        )
-        evaluation = evaluate(
-            histories[code], terms.get(head.procedure_code), ctx.calendar, ctx.rules, now, process
-        )
+        try:
+            process = ProcessContext.from_registry(
+                qms.get(head.agency_code),
+                processes.get((head.agency_code, head.procedure_code), ()),
+                head.procedure_code,
+            )
+            evaluation = ctx.evaluate(
+                histories[code], terms.get(head.procedure_code), ctx.calendar, ctx.rules, now, process
+            )
+        except Exception as exc:  # an engine bug or data it cannot handle: this dossier only
+            reason = f"the engine failed on dossier {code}: {type(exc).__name__}: {exc}"[:1_000]
+            log.error("assessment failed", extra={"dossier_code": code, "reason": reason}, exc_info=True)
+            if failed is None:
+                raise
+            failed[code] = reason
+            continue
         results.append(evaluation.assessment)
         deadlines.append(evaluation.next_deadline)
     merged = await nonconformities.merge_statuses(conn, results)
@@ -280,26 +328,94 @@ async def fire_timers(ctx: ProcessingContext, limit: int = CHUNK) -> int:
 
     Timers are rows of the database (``next_deadline``), so they survive restarts; several
     replicas share the work: a dossier another transaction holds is skipped (``claim_due_timers``).
+    A dossier that cannot be re-assessed is tried again later (:func:`_retry_later`), never in a
+    loop, and never holds up the others.
     """
     now = ctx.clock()
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        due = await repository.claim_due_timers(conn, now, limit)
-        outgoing = await reassess(conn, ctx, due, now) if due else []
+    due: list[str] = []
+    failed: dict[str, str] = {}
+    try:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            due = await repository.claim_due_timers(conn, now, limit)
+            outgoing = await reassess(conn, ctx, due, now, failed=failed) if due else []
+            await _retry_later(conn, ctx, failed, now, "timer")
+    except Exception as exc:
+        if is_transient(exc) or not due:
+            raise
+        await _reassess_isolating(ctx, due, now, "timer", exc)
+        return len(due)
     await publish(ctx, outgoing)
     return len(due)
 
 
+async def _reassess_isolating(
+    ctx: ProcessingContext, codes: Sequence[str], now: datetime, path: str, exc: Exception | None = None
+) -> None:
+    """Re-assess ``codes`` (after ``exc`` failed them together): halves in their own transactions,
+    down to the dossier at fault, which keeps its last assessment and is tried again later."""
+    if exc is None:
+        failed: dict[str, str] = {}
+        try:
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                outgoing = await reassess(conn, ctx, codes, now, failed=failed)
+                await _retry_later(conn, ctx, failed, now, path)
+        except Exception as err:
+            if is_transient(err):
+                raise
+            exc = err
+        else:
+            await publish(ctx, outgoing)
+            return
+    if len(codes) == 1:
+        reason = f"storing its assessment failed: {type(exc).__name__}: {exc}"[:1_000]
+        log.error("assessment failed", extra={"dossier_code": codes[0], "reason": reason})
+        async with ctx.pool.acquire() as conn:
+            await _retry_later(conn, ctx, {codes[0]: reason}, now, path)
+        return
+    half = len(codes) // 2
+    await _reassess_isolating(ctx, codes[:half], now, path)
+    await _reassess_isolating(ctx, codes[half:], now, path)
+
+
+async def _retry_later(
+    conn: Conn, ctx: ProcessingContext, failed: dict[str, str], now: datetime, path: str
+) -> None:
+    """Dossiers the engine failed on keep their last assessment; their timer tries again later.
+
+    Without this a failing dossier would stay due and the sweep would spin on it.
+    """
+    if not failed:
+        return
+    metrics.ASSESSMENT_FAILURES.labels(path).inc(len(failed))
+    await repository.retry_later(conn, sorted(failed), now + timedelta(seconds=ctx.retry_failed_after_s))
+
+
 async def handle_registry_batch(ctx: ProcessingContext, batch: Sequence[RawMessage]) -> None:
-    """Keep the local copy of the registry; re-assess the dossiers a change concerns."""
+    """Keep the local copy of the registry; re-assess the dossiers a change concerns.
+
+    An invalid change, or one the local copy cannot take, goes to the registry's dead-letter topic
+    with the reason (the registry can publish it again); the changes after it go on.
+    """
     for msg in batch:
         try:
             change = RegistryChange.model_validate_json(msg.value)
             change.record()
         except ValidationError as exc:
-            log.error("invalid registry change", extra={"offset": msg.offset, "reason": _reason(exc)})
-            metrics.DLQ_MESSAGES.labels("processing", "tthc.registry.v1", "invalid_registry_change").inc()
+            await _registry_dead_letter(ctx, msg, _reason(exc), "invalid_registry_change")
             continue
-        await apply_registry_change(ctx, change)
+        try:
+            await apply_registry_change(ctx, change)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            reason = f"applying it failed: {type(exc).__name__}: {exc}"[:1_000]
+            await _registry_dead_letter(ctx, msg, reason, "registry_change_failed")
+
+
+async def _registry_dead_letter(ctx: ProcessingContext, msg: RawMessage, reason: str, kind: str) -> None:
+    log.error("dead-lettered", extra={"kind": kind, "reason": reason[:500], "offset": msg.offset})
+    await ctx.publish_many(ctx.registry_dlq_topic, [(msg.key or b"", dead_letter(msg, reason, kind))])
+    metrics.DLQ_MESSAGES.labels("processing", ctx.registry_dlq_topic, kind).inc()
 
 
 async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) -> None:
@@ -322,10 +438,11 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
             ctx.calendar = ctx.make_calendar(await registry_copy.calendar_overrides(conn))
     after = ""
     while True:
-        async with ctx.pool.acquire() as conn, conn.transaction():
+        async with ctx.pool.acquire() as conn:
             chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
-            outgoing = await reassess(conn, ctx, chunk) if chunk else []
-        await publish(ctx, outgoing)
+        if chunk:
+            # a dossier the engine fails on keeps its last assessment and is retried by its timer
+            await _reassess_isolating(ctx, chunk, ctx.clock(), "registry")
         if len(chunk) < CHUNK:
             return
         after = chunk[-1]

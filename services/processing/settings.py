@@ -30,3 +30,9 @@ class ProcessingSettings(CommonSettings):
         gt=0,
         description="how long an ingest request waits for a PostgreSQL connection before 503",
     )
+    assessment_retry_s: float = Field(
+        default=3_600.0,
+        gt=0,
+        description="a dossier whose re-assessment by a timer or a registry change failed is tried again this "
+        "much later (its events, when an event batch failed on it, are dead-lettered as assessment_failed)",
+    )

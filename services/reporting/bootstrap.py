@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -19,12 +18,16 @@ from services.reporting.entrypoints.http import router
 from services.reporting.gauges import refresh_gauges
 from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
 from services.reporting.settings import ReportingSettings
-from shared import metrics
 from shared.auth import BearerAuth, install_auth_errors
-from shared.kafka import batch_consumer_options, consumer_lag
+from shared.dead_letters import RawMessage
+from shared.kafka import RawPublisher, batch_consumer_options
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 
 log = logging.getLogger(__name__)
+
+
+def _raw(records: Any) -> list[RawMessage]:
+    return [RawMessage(r.key, r.value, r.topic, r.partition, r.offset) for r in records]
 
 
 def create_app(
@@ -37,26 +40,25 @@ def create_app(
     tz = ZoneInfo(settings.timezone)
     now: Callable[[], datetime] = clock or (lambda: datetime.now(tz))
     common = batch_consumer_options(settings)
+    dead_letters = RawPublisher(settings, client_id="tthc-reporting-dlq")
 
     @broker.subscriber(settings.topics.compliance, group_id=settings.reporting_group_id, **common)
     async def on_assessments(records: Any) -> None:
-        await handle_assessments(holder["ctx"], [r.value for r in records])
+        await handle_assessments(holder["ctx"], _raw(records))
 
     @broker.subscriber(settings.topics.registry, group_id=settings.reporting_registry_group_id, **common)
     async def on_registry(records: Any) -> None:
-        await handle_registry_changes(holder["ctx"], [r.value for r in records])
+        await handle_registry_changes(holder["ctx"], _raw(records))
 
     async def wire(r: Resources) -> Callable[[], Awaitable[None]]:
-        holder["ctx"] = ReportingContext(r.pool, tz, settings.topics.compliance, settings.topics.registry)
+        await dead_letters.start()
+        holder["ctx"] = ReportingContext(
+            r.pool, tz, settings.topics.compliance, settings.topics.registry, dead_letters.publish_many
+        )
         app.state.auth = BearerAuth(token_lookup(r.pool))
 
         async def background() -> None:
             while True:
-                with contextlib.suppress(Exception):
-                    consumer = getattr(on_assessments, "consumer", None)
-                    if consumer is not None:
-                        lag = await consumer_lag(consumer)
-                        metrics.CONSUMER_LAG.labels("reporting", settings.topics.compliance).set(lag)
                 try:
                     await refresh_gauges(r.pool, now())
                 except Exception:  # the gauges are best effort; the reports do not depend on them
@@ -92,6 +94,7 @@ def create_app(
 
         async def stop() -> None:
             await stop_tasks(tasks)
+            await dead_letters.stop()  # after the broker: the batch in hand has been handled
 
         return stop
 

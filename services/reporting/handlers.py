@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,8 +19,12 @@ from services.reporting.domain.nonconformities import NcKey, nc_delta
 from services.reporting.domain.rollup import Delta, delta, merge, project_to_fields
 from shared import metrics
 from shared.contracts import RegistryChange
+from shared.dead_letters import RawMessage, dead_letter, is_transient
+from shared.settings import Topics
 
 log = logging.getLogger(__name__)
+
+PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
 
 @dataclass
@@ -29,70 +33,136 @@ class ReportingContext:
     tz: ZoneInfo
     compliance_topic: str = "tthc.compliance.v1"
     registry_topic: str = "tthc.registry.v1"
+    # publishes dead letters (``<topic>.dlq``); None: an unusable message is only logged and counted
+    publish_many: PublishMany | None = None
 
 
-async def handle_assessments(ctx: ReportingContext, values: Sequence[bytes]) -> None:
-    """Apply a batch of assessments: newest revision per dossier wins; rollups move by the delta."""
+Incoming = bytes | RawMessage
+
+
+def _raw(item: Incoming, topic: str) -> RawMessage:
+    return item if isinstance(item, RawMessage) else RawMessage(None, item, topic, -1, -1)
+
+
+async def _dead_letter(ctx: ReportingContext, msg: RawMessage, reason: str, kind: str) -> None:
+    topic = Topics.dlq(msg.topic)
+    log.error("dead-lettered", extra={"kind": kind, "reason": reason[:500], "offset": msg.offset})
+    metrics.DLQ_MESSAGES.labels("reporting", topic, kind).inc()
+    if ctx.publish_many is not None:
+        await ctx.publish_many(topic, [(msg.key or b"", dead_letter(msg, reason, kind))])
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())) or '(message)'}: {e.get('msg')}"
+            for e in exc.errors()[:5]
+        )
+    return str(exc)[:500]
+
+
+async def handle_assessments(ctx: ReportingContext, values: Sequence[Incoming]) -> None:
+    """Apply a batch of assessments: newest revision per dossier wins; rollups move by the delta.
+
+    An invalid message goes to the dead-letter topic (``invalid_assessment``); a dossier whose
+    assessment the database refuses for good is found by halving and dead-lettered
+    (``assessment_rejected``); the rest of the batch is applied and committed.
+    """
     started = time.perf_counter()
-    newest: dict[str, tuple[AssessmentView, dict[str, Any]]] = {}
-    for raw in values:
+    newest: dict[str, tuple[AssessmentView, dict[str, Any], RawMessage]] = {}
+    for item in values:
+        msg = _raw(item, ctx.compliance_topic)
         try:
-            a, doc = parse(raw)
+            a, doc = parse(msg.value)
         except ValueError as exc:  # pydantic's ValidationError and JSON errors alike
-            reason = exc.errors()[:3] if isinstance(exc, ValidationError) else str(exc)[:200]
-            log.error("skipping an invalid assessment: %s", reason)
-            metrics.DLQ_MESSAGES.labels("reporting", ctx.compliance_topic, "invalid_assessment").inc()
+            await _dead_letter(ctx, msg, _reason(exc), "invalid_assessment")
             continue
         prior = newest.get(a.dossier_code)
         if prior is None or a.revision > prior[0].revision:
-            newest[a.dossier_code] = (a, doc)
-    fresh: list[tuple[AssessmentView, dict[str, Any]]] = []
+            newest[a.dossier_code] = (a, doc, msg)
     if newest:
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            current = await repository.current_facts(conn, sorted(newest))
-            procedures = {a.procedure_code for a, _ in newest.values()}
-            procedures |= {c[1].procedure_code for c in current.values()}
-            await repository.lock_procedures(conn, sorted(procedures), exclusive=False)
-            field_of = await repository.fields_of(conn, sorted(procedures))
-            total: Delta = {}
-            ncs: Counter[NcKey] = Counter()
-            for code, (a, doc) in sorted(newest.items()):
-                old = current.get(code)
-                if old is not None and old[0] >= a.revision:
-                    continue  # already applied (redelivery or replay)
-                merge(total, delta(old[1] if old else None, repository.to_fact(a), ctx.tz))
-                ncs.update(nc_delta(old[2] if old else (), repository.to_nc_facts(a), ctx.tz))
-                fresh.append((a, doc))
-            await repository.upsert_facts(conn, fresh)
-            await repository.replace_nonconformities(conn, [a for a, _ in fresh])
-            await repository.apply_rollup_delta(conn, total, project_to_fields(total, field_of))
-            await repository.apply_nc_delta(conn, Counter({k: v for k, v in ncs.items() if v}))
-        metrics.ROLLUP_UPDATES.inc(len(fresh))
+        await _apply_isolating(ctx, sorted(newest.items()))
     metrics.BATCH_SECONDS.labels("reporting", "compliance").observe(time.perf_counter() - started)
     metrics.MESSAGES_CONSUMED.labels("reporting", "compliance").inc(len(values))
 
 
-async def handle_registry_changes(ctx: ReportingContext, values: Sequence[bytes]) -> None:
-    """Keep the local copy of agencies, QMS records and procedures; re-book a procedure whose field changed."""
+Newest = tuple[str, tuple[AssessmentView, dict[str, Any], RawMessage]]
+
+
+async def _apply_isolating(ctx: ReportingContext, items: Sequence[Newest]) -> None:
+    try:
+        await _apply(ctx, items)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(items) == 1:
+            reason = f"the database refused it: {type(exc).__name__}: {exc}"
+            await _dead_letter(ctx, items[0][1][2], reason, "assessment_rejected")
+            return
+        half = len(items) // 2
+        await _apply_isolating(ctx, items[:half])
+        await _apply_isolating(ctx, items[half:])
+
+
+async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
+    fresh: list[tuple[AssessmentView, dict[str, Any]]] = []
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        current = await repository.current_facts(conn, [code for code, _ in items])
+        procedures = {a.procedure_code for _, (a, _, _) in items}
+        procedures |= {c[1].procedure_code for c in current.values()}
+        await repository.lock_procedures(conn, sorted(procedures), exclusive=False)
+        field_of = await repository.fields_of(conn, sorted(procedures))
+        total: Delta = {}
+        ncs: Counter[NcKey] = Counter()
+        for code, (a, doc, _) in items:
+            old = current.get(code)
+            if old is not None and old[0] >= a.revision:
+                continue  # already applied (redelivery or replay)
+            merge(total, delta(old[1] if old else None, repository.to_fact(a), ctx.tz))
+            ncs.update(nc_delta(old[2] if old else (), repository.to_nc_facts(a), ctx.tz))
+            fresh.append((a, doc))
+        await repository.upsert_facts(conn, fresh)
+        await repository.replace_nonconformities(conn, [a for a, _ in fresh])
+        await repository.apply_rollup_delta(conn, total, project_to_fields(total, field_of))
+        await repository.apply_nc_delta(conn, Counter({k: v for k, v in ncs.items() if v}))
+    metrics.ROLLUP_UPDATES.inc(len(fresh))
+
+
+async def handle_registry_changes(ctx: ReportingContext, values: Sequence[Incoming]) -> None:
+    """Keep the local copy of agencies, QMS records and procedures; re-book a procedure whose field changed.
+
+    An invalid change goes to the registry's dead-letter topic (``invalid_registry_change``), one
+    the local copy refuses for good too (``registry_change_failed``); the changes after it go on.
+    """
     started = time.perf_counter()
-    for raw in values:
+    for item in values:
+        msg = _raw(item, ctx.registry_topic)
         try:
-            change = RegistryChange.model_validate_json(raw)
+            change = RegistryChange.model_validate_json(msg.value)
             if not change.deleted:
                 change.record()  # the data must validate as its entity's record
         except ValidationError as exc:
-            log.error("skipping an invalid registry change: %s", exc.errors()[:3])
-            metrics.DLQ_MESSAGES.labels("reporting", ctx.registry_topic, "invalid_registry_change").inc()
+            await _dead_letter(ctx, msg, _reason(exc), "invalid_registry_change")
             continue
         if change.entity not in registry_copy.KEPT:
             continue
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            if change.entity == "procedure":
-                await repository.lock_procedures(conn, [change.entity_id], exclusive=True)
-            applied = await registry_copy.apply_change(conn, change)
-            if applied.applied and applied.old_field is not None and applied.new_field is not None:
-                await repository.move_procedure_field(
-                    conn, change.entity_id, applied.old_field, applied.new_field
-                )
+        try:
+            await _apply_registry_change(ctx, change)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            reason = f"applying it failed: {type(exc).__name__}: {exc}"
+            await _dead_letter(ctx, msg, reason, "registry_change_failed")
     metrics.BATCH_SECONDS.labels("reporting", "registry").observe(time.perf_counter() - started)
     metrics.MESSAGES_CONSUMED.labels("reporting", "registry").inc(len(values))
+
+
+async def _apply_registry_change(ctx: ReportingContext, change: RegistryChange) -> None:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if change.entity == "procedure":
+            await repository.lock_procedures(conn, [change.entity_id], exclusive=True)
+        applied = await registry_copy.apply_change(conn, change)
+        if applied.applied and applied.old_field is not None and applied.new_field is not None:
+            await repository.move_procedure_field(
+                conn, change.entity_id, applied.old_field, applied.new_field
+            )

@@ -207,3 +207,17 @@ async def affected_dossiers(conn: Conn, applied: Applied, after: str, limit: int
         limit,
     )
     return [r["dossier_code"] for r in rows]
+
+
+async def delete_events(conn: Conn, event_ids: Sequence[str]) -> None:
+    """Remove events stored earlier in this transaction (their dossier could not be assessed)."""
+    await conn.execute("DELETE FROM processing.events WHERE event_id = ANY($1::text[])", list(event_ids))
+
+
+async def retry_later(conn: Conn, dossier_codes: Sequence[str], at: datetime) -> None:
+    """Set the dossiers' timer to ``at``: a re-assessment that failed is tried again then, not in a loop."""
+    await conn.execute(
+        "UPDATE processing.dossiers SET next_deadline = $2 WHERE dossier_code = ANY($1::text[])",
+        list(dossier_codes),
+        at,
+    )
