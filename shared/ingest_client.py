@@ -56,7 +56,7 @@ class IngestAnswer(TypedDict):
     results: list[EventResult]
     accepted: int
     duplicates: int
-    conflicts: int  # an event_id accepted before with other content (409 per item)
+    conflicts: int = 0  # an event_id accepted before with other content (409 per item); absent from older servers
     rejected: int
 
 
