@@ -6,14 +6,14 @@ because that is how operators and container platforms usually pass them.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
+from shared.calendar import CalendarOverrides, DateWindow, OfficeHours, WorkingCalendar
 
 ServiceName = Literal["registry", "processing", "reporting"]
 
@@ -84,6 +84,15 @@ class CommonSettings(BaseSettings):
     apology_resets_allowed: int = Field(
         default=1, ge=0, description="times an apology may reset the return date"
     )
+    date_window_start: date = Field(
+        default=date(2000, 1, 1),
+        description="earliest date an event may carry; earlier dates are refused (issue #11)",
+    )
+    date_window_years_ahead: int = Field(
+        default=5,
+        ge=0,
+        description="latest date an event may carry: today + this many years (a 3025 typo is refused)",
+    )
     timer_interval_seconds: float = Field(
         default=1.0,
         gt=0,
@@ -101,6 +110,12 @@ class CommonSettings(BaseSettings):
         }
         return ports[service]
 
+    def date_window(self, today: date | None = None) -> DateWindow:
+        """The date window (``date_window_start`` … today + ``date_window_years_ahead`` years)."""
+        return DateWindow.ending_years_after(
+            self.date_window_start, today or date.today(), self.date_window_years_ahead
+        )
+
     def calendar(self, overrides: CalendarOverrides | None = None) -> WorkingCalendar:
         """The working-day calendar configured by these settings."""
         from zoneinfo import ZoneInfo
@@ -109,4 +124,5 @@ class CommonSettings(BaseSettings):
             office_hours=OfficeHours.parse(self.office_hours),
             overrides=overrides or CalendarOverrides(),
             tz=ZoneInfo(self.timezone),
+            window=self.date_window(),
         )

@@ -16,7 +16,7 @@ from services.processing.domain.apologies import judge_apologies
 from services.processing.domain.clauses import Findings
 from services.processing.domain.clocks import compute_clocks
 from services.processing.domain.control_slip import build_control_slip
-from services.processing.domain.history import dedupe_and_order, fold
+from services.processing.domain.history import check_dates, dedupe_and_order, fold
 from services.processing.domain.inputs import (
     ClockRules,
     ProcedureTerms,
@@ -27,12 +27,13 @@ from services.processing.domain.scope import judge_scope
 from services.processing.domain.supplements import judge_supplements
 from services.processing.domain.timeliness import judge_timeliness
 from services.processing.domain.working_time import classify_resolution
-from shared.calendar import WorkingCalendar
+from shared.calendar import DateOutOfWindowError, WorkingCalendar
 from shared.contracts.compliance import DossierAssessment, NonconformityRecord
 from shared.contracts.events import DossierEvent
 
 __all__ = [
     "ClockRules",
+    "DateOutOfWindowError",
     "Evaluation",
     "ProcedureTerms",
     "ProcessContext",
@@ -70,8 +71,13 @@ def evaluate(
     ``terms`` None: the procedure is unknown (OUT_OF_SCOPE, no due dates). ``process`` None:
     the caller has no ISO coverage data, so neither the scope nor the step rules are judged;
     pass a :class:`ProcessContext` to judge them (no version in force → OUT_OF_SCOPE).
+
+    Raises only :class:`~shared.calendar.DateOutOfWindowError` (a subclass of ``ValueError``),
+    when a date of the dossier, or one computed from it, is outside the calendar's date window;
+    every computation is bounded by that window, so it returns or raises fast.
     """
     history = fold(events)
+    check_dates(history, calendar)
     first = history.first
     found = Findings()
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.calendar import WorkingCalendar
 from shared.contracts.events import (
     Channel,
     DossierAccepted,
@@ -164,3 +165,18 @@ def fold(events: Iterable[DossierEvent]) -> DossierHistory:
         apologies=tuple(apologies),
         steps=tuple(steps),
     )
+
+
+def check_dates(history: DossierHistory, calendar: WorkingCalendar) -> None:
+    """Refuse a dossier any of whose dates lies outside the calendar's date window.
+
+    The date as written (in the event's own offset) is checked, so even 9999-12-31T23:00-05:00
+    is refused cleanly instead of overflowing when converted.
+    """
+    window = calendar.window
+    for e in history.events:
+        window.check(e.occurred_at.date(), f"event {e.event_id} ({e.event_type.value}) occurred_at")
+        if isinstance(e, DossierAccepted) and e.payload.appointed_return_at is not None:
+            window.check(e.payload.appointed_return_at.date(), f"event {e.event_id} appointed_return_at")
+        if isinstance(e, DossierApologyIssued):
+            window.check(e.payload.new_appointment_at.date(), f"event {e.event_id} new_appointment_at")
