@@ -16,6 +16,7 @@ from services.processing.domain.apologies import judge_apologies
 from services.processing.domain.clauses import Findings
 from services.processing.domain.clocks import compute_clocks
 from services.processing.domain.control_slip import build_control_slip
+from services.processing.domain.data_quality import judge_order
 from services.processing.domain.history import check_dates, dedupe_and_order, fold
 from services.processing.domain.inputs import (
     ClockRules,
@@ -25,7 +26,7 @@ from services.processing.domain.inputs import (
 )
 from services.processing.domain.scope import judge_scope
 from services.processing.domain.supplements import judge_supplements
-from services.processing.domain.timeliness import judge_timeliness
+from services.processing.domain.timeliness import Timeliness, judge_timeliness
 from services.processing.domain.working_time import classify_resolution
 from shared.calendar import DateOutOfWindowError, WorkingCalendar
 from shared.contracts.compliance import DossierAssessment, NonconformityRecord
@@ -84,12 +85,20 @@ def evaluate(
     scope = judge_scope(history, terms, process, calendar)
     found.extend(scope.findings)
     clocks = compute_clocks(history, terms, calendar, rules) if terms is not None else None
-    timeliness = judge_timeliness(history, clocks, calendar, now)
-    found.extend(timeliness.findings)
+    impossible = judge_order(history)
+    if impossible.raised:
+        # Times that cannot be true: a data-quality finding instead of an outcome (and no timer).
+        found.extend(impossible)
+        timeliness = Timeliness(None, None, Findings())
+    else:
+        timeliness = judge_timeliness(history, clocks, calendar, now)
+        found.extend(timeliness.findings)
+        found.extend(
+            judge_apologies(
+                history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now
+            )
+        )
     found.extend(judge_supplements(history, clocks.start if clocks else None, calendar, rules))
-    found.extend(
-        judge_apologies(history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now)
-    )
     slip = build_control_slip(history, scope.process, calendar, now)
     found.extend(slip.findings)
 
@@ -97,7 +106,7 @@ def evaluate(
     resolved_at = history.resolved.occurred_at if history.resolved else None
     processing_days = (
         float(calendar.working_days_between(accepted_at, resolved_at))
-        if accepted_at is not None and resolved_at is not None
+        if accepted_at is not None and resolved_at is not None and not impossible.raised
         else None
     )
     assessment = (

@@ -42,6 +42,8 @@ _STATUS: dict[EventType, int | None] = {
     EventType.APOLOGY_ISSUED: None,
 }
 
+_CLOSED = frozenset({3, 7, 8, 9, 10})
+
 Terminal = DossierNotAccepted | DossierWithdrawn | DossierStopped
 
 
@@ -124,7 +126,9 @@ def fold(events: Iterable[DossierEvent]) -> DossierHistory:
     steps: list[DossierStepCompleted] = []
     for e in ordered:
         new_status = _STATUS[e.event_type]
-        if new_status is not None:
+        # Once closed (refused, withdrawn, stopped, resolved, returned) the status only moves
+        # forward: a step recorded after the resolution does not make it "being processed" again.
+        if new_status is not None and (status not in _CLOSED or new_status > status):
             status = new_status
         if isinstance(e, DossierSubmitted):
             submitted = submitted or e
