@@ -65,7 +65,9 @@ class WorkingCalendar:
 
     A working day is Monday-Friday that is not a public holiday of the `holidays` package for
     ``country``, plus the package's swapped working Saturdays (``weekend_workdays``); the
-    registry's ``overrides`` are applied last and win over the package.
+    registry's ``overrides`` are applied last and win over the package. ``subdivision`` (an
+    ISO 3166-2 code the package knows) adds regional holidays; ``roll_over_day_off`` False makes
+    calendar-day and month periods end on their last day even when it is a day off.
 
     Every computation stays inside ``window`` (plus its reach): a moment or a computed date
     beyond it raises :class:`DateOutOfWindowError` at once, so no loop can run for long.
@@ -78,17 +80,26 @@ class WorkingCalendar:
         tz: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh"),
         country: str = "VN",
         window: DateWindow = DateWindow(),
+        subdivision: str | None = None,
+        roll_over_day_off: bool = True,
     ) -> None:
         try:
-            holidays.country_holidays(country)
+            holidays.country_holidays(country, subdiv=subdivision)
         except NotImplementedError as exc:
+            if subdivision is None:
+                raise ValueError(
+                    f"Country {country!r} is not known to the holidays package; use an ISO code such as 'VN'"
+                ) from exc
             raise ValueError(
-                f"Country {country!r} is not known to the holidays package; use an ISO code such as 'VN'"
+                f"Subdivision {subdivision!r} of country {country!r} is not known to the holidays package; "
+                "use one of its ISO 3166-2 codes (e.g. 'RM' for Rome) or none"
             ) from exc
         self.office_hours = office_hours
         self.overrides = overrides
         self.tz = tz
         self.country = country
+        self.subdivision = subdivision
+        self.roll_over_day_off = roll_over_day_off
         self.window = window
         self._loaded_years: set[int] = set()
         self._holiday_names: dict[date, str] = {}
@@ -111,7 +122,7 @@ class WorkingCalendar:
     def _load_year(self, year: int) -> None:
         if year in self._loaded_years:
             return
-        table = holidays.country_holidays(self.country, years=year)
+        table = holidays.country_holidays(self.country, subdiv=self.subdivision, years=year)
         for day, name in table.items():
             self._holiday_names.setdefault(day, str(name))
         self._weekend_workdays.update(getattr(table, "weekend_workdays", set()))
@@ -222,8 +233,8 @@ class WorkingCalendar:
 
     def _roll_over_day_off(self, end: datetime) -> datetime:
         # Civil Code 2015 art. 148(5): a period whose last day is a day off ends at the end of the
-        # next working day.
-        if self.is_working_day(end.date()):
+        # next working day. A profile whose law counts plain days (roll_over_day_off False) keeps it.
+        if not self.roll_over_day_off or self.is_working_day(end.date()):
             return end
         return self._last_end(self.next_working_day(end.date()))
 

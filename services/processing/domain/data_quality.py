@@ -24,10 +24,10 @@ def judge_order(history: DossierHistory) -> Findings:
     """One IMPOSSIBLE_ORDER per pair of milestones recorded in an impossible order."""
     found = Findings()
     pairs: list[tuple[DossierEvent | None, DossierEvent | None]] = [
-        (history.accepted, history.resolved),
-        (history.resolved, history.returned),
+        (history.accepted, history.resolution),
+        (history.resolution, history.returned),
     ]
-    if history.resolved is None:
+    if history.resolution is None:
         pairs.append((history.accepted, history.returned))
     for before, after in pairs:
         if before is None or after is None or after.occurred_at >= before.occurred_at:

@@ -29,7 +29,7 @@ from services.processing.domain.supplements import judge_supplements
 from services.processing.domain.timeliness import Timeliness, judge_timeliness
 from services.processing.domain.working_time import classify_resolution
 from shared.calendar import DateOutOfWindowError, WorkingCalendar
-from shared.contracts.compliance import DossierAssessment, NonconformityRecord
+from shared.contracts.compliance import DossierAssessment, NonconformityCode, NonconformityRecord
 from shared.contracts.events import DossierEvent
 
 __all__ = [
@@ -77,7 +77,7 @@ def evaluate(
     when a date of the dossier, or one computed from it, is outside the calendar's date window;
     every computation is bounded by that window, so it returns or raises fast.
     """
-    history = fold(events)
+    history = fold(events, rules.clock_stop)
     check_dates(history, calendar)
     first = history.first
     found = Findings()
@@ -93,11 +93,12 @@ def evaluate(
     else:
         timeliness = judge_timeliness(history, clocks, calendar, now)
         found.extend(timeliness.findings)
-        found.extend(
-            judge_apologies(
-                history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now
+        if rules.applies(NonconformityCode.APOLOGY_MISSING) or rules.applies(NonconformityCode.APOLOGY_LATE):
+            found.extend(
+                judge_apologies(
+                    history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now
+                )
             )
-        )
     found.extend(judge_supplements(history, clocks.start if clocks else None, calendar, rules))
     slip = build_control_slip(history, scope.process, calendar, now)
     found.extend(slip.findings)
@@ -129,7 +130,7 @@ def evaluate(
             in_scope=scope.in_scope,
             iso_process_version=scope.process.version if scope.process else None,
             steps=slip.rows,
-            nonconformities=tuple(sorted(found.raised, key=_order)),
+            nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
             assessed_at=now,
         )
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.processing.domain.inputs import ClockStop
 from shared.calendar import WorkingCalendar
 from shared.contracts.events import (
     Channel,
@@ -86,8 +87,9 @@ class DossierHistory:
     channel: Channel | None
     submitted: DossierSubmitted | None
     accepted: DossierAccepted | None
-    resolved: DossierResolved | None
+    resolved: DossierResolved | DossierResultReturned | None  # the event that stops the clock
     returned: DossierResultReturned | None
+    resolution: DossierResolved | None  # the dossier.resolved event itself, whatever stops the clock
     terminal: Terminal | None  # the first of not_accepted / withdrawn / stopped
     supplement_requests: tuple[DossierSupplementRequested, ...]
     pauses: tuple[SupplementPause, ...]
@@ -108,8 +110,12 @@ class DossierHistory:
         return None
 
 
-def fold(events: Iterable[DossierEvent]) -> DossierHistory:
-    """Read one dossier's events (any order, duplicates allowed) into its facts."""
+def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
+    """Read one dossier's events (any order, duplicates allowed) into its facts.
+
+    ``resolved`` is the first event of the ``clock_stop`` kind: the resolution, or (a profile
+    whose law stops the clock at the hand-over) the return of the result.
+    """
     ordered = dedupe_and_order(events)
     if not ordered:
         raise ValueError("a dossier assessment needs at least one event")
@@ -161,8 +167,9 @@ def fold(events: Iterable[DossierEvent]) -> DossierHistory:
         channel=channel,
         submitted=submitted,
         accepted=accepted,
-        resolved=resolved,
+        resolved=returned if clock_stop is ClockStop.RESULT_RETURNED else resolved,
         returned=returned,
+        resolution=resolved,
         terminal=terminal,
         supplement_requests=tuple(requests),
         pauses=tuple(pauses),
