@@ -93,6 +93,11 @@ class CommonSettings(BaseSettings):
         ge=0,
         description="latest date an event may carry: today + this many years (a 3025 typo is refused)",
     )
+    legal_profile: str = Field(
+        default="VN",
+        description="code of the registry's legal profile that judges dossiers whose procedure and agency "
+        "name none; while the registry has no profile of that code, the settings above are the law",
+    )
     timer_interval_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.processing.adapters import registry_copy
 from services.processing.domain.engine import ClockRules
+from services.processing.domain.legal_profile import LegalProfiles
 from services.processing.entrypoints.consumers import declare_consumers
 from services.processing.entrypoints.http import router
 from services.processing.entrypoints.ingest import install_ingress
@@ -40,12 +41,18 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         await publisher.start()
         async with r.pool.acquire() as conn:
             overrides = await registry_copy.calendar_overrides(conn)
+            profile_records = await registry_copy.legal_profiles(conn)
+        calendar = settings.calendar(overrides)
+        rules = ClockRules.from_settings(settings)
         ctx = holder["ctx"] = ProcessingContext(
             pool=r.pool,
             publish_many=publish_many,
-            calendar=settings.calendar(overrides),
+            calendar=calendar,
             make_calendar=settings.calendar,
-            rules=ClockRules.from_settings(settings),
+            rules=rules,
+            profiles=LegalProfiles(
+                calendar, rules, settings.legal_profile, tuple(profile_records), overrides
+            ),
             compliance_topic=settings.topics.compliance,
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
         )

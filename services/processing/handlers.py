@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
 from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
+from services.processing.domain.legal_profile import LegalProfiles, judging_date
 from shared import metrics
 from shared.calendar import WorkingCalendar
 from shared.contracts import DossierAssessment, RegistryChange
@@ -89,6 +90,7 @@ class ProcessingContext:
     dlq_topic: str
     clock: Clock = field(default=_utc_now)
     make_calendar: Callable[..., WorkingCalendar] | None = None  # rebuilds the calendar with overrides
+    profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
 
 
 def _reason(exc: ValidationError) -> str:
@@ -210,6 +212,7 @@ async def reassess(
     processes = await registry_copy.iso_processes(conn, pairs)
     qms = await registry_copy.qms_records(conn, sorted({a for a, _ in pairs}))
     terms = {code: ProcedureTerms.from_record(rec) for code, rec in procedures.items()}
+    named = await registry_copy.agency_profiles(conn, sorted({a for a, _ in pairs})) if ctx.profiles else {}
     results: list[DossierAssessment] = []
     deadlines: list[datetime | None] = []
     for code in dossier_codes:
@@ -221,9 +224,15 @@ async def reassess(
             processes.get((head.agency_code, head.procedure_code), ()),
             head.procedure_code,
         )
-        evaluation = evaluate(
-            histories[code], terms.get(head.procedure_code), ctx.calendar, ctx.rules, now, process
-        )
+        calendar, rules = ctx.calendar, ctx.rules
+        if ctx.profiles is not None:
+            record = procedures.get(head.procedure_code)
+            calendar, rules = ctx.profiles.for_dossier(
+                record.legal_profile if record else None,
+                named.get(head.agency_code),
+                judging_date(histories[code]),
+            )
+        evaluation = evaluate(histories[code], terms.get(head.procedure_code), calendar, rules, now, process)
         results.append(evaluation.assessment)
         deadlines.append(evaluation.next_deadline)
     merged = await nonconformities.merge_statuses(conn, results)
@@ -320,10 +329,21 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
     if applied.entity == "calendar_override" and ctx.make_calendar is not None:
         async with ctx.pool.acquire() as conn:
             ctx.calendar = ctx.make_calendar(await registry_copy.calendar_overrides(conn))
+    if applied.entity in ("calendar_override", "legal_profile") and ctx.profiles is not None:
+        async with ctx.pool.acquire() as conn:
+            ctx.profiles.default_calendar = ctx.calendar
+            ctx.profiles.refresh(
+                await registry_copy.legal_profiles(conn), await registry_copy.calendar_overrides(conn)
+            )
     after = ""
     while True:
         async with ctx.pool.acquire() as conn, conn.transaction():
-            chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
+            if applied.entity == "legal_profile" and ctx.profiles is not None:
+                code = applied.entity_id.split("|")[0]
+                is_default = code == ctx.profiles.default_code
+                chunk = await registry_copy.dossiers_judged_by(conn, code, is_default, after, CHUNK)
+            else:
+                chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
             outgoing = await reassess(conn, ctx, chunk) if chunk else []
         await publish(ctx, outgoing)
         if len(chunk) < CHUNK:

@@ -21,9 +21,17 @@ from zoneinfo import ZoneInfo
 
 from services.processing.domain.inputs import ClockRules, ClockStop
 from shared.calendar import CalendarOverrides, DateWindow, OfficeHours, WorkingCalendar
+from shared.contracts.events import DossierEvent, EventType, occurred_order
 from shared.contracts.registry import LegalProfileRecord
 
 VIETNAM = "VN"
+
+
+def judging_date(events: Iterable[DossierEvent]) -> date:
+    """The date whose profile version applies: the acceptance's (as written), else the first event's."""
+    ordered = sorted(events, key=occurred_order)
+    accepted = next((e for e in ordered if e.event_type is EventType.ACCEPTED), ordered[0])
+    return accepted.occurred_at.date()
 
 
 def profile_in_force(versions: Iterable[LegalProfileRecord], on: date) -> LegalProfileRecord | None:
@@ -78,6 +86,12 @@ class LegalProfiles:
     records: tuple[LegalProfileRecord, ...] = ()
     registry_overrides: CalendarOverrides = field(default_factory=CalendarOverrides)
     _made: dict[tuple[str, int], tuple[WorkingCalendar, ClockRules]] = field(default_factory=dict)
+
+    def refresh(self, records: Iterable[LegalProfileRecord], registry_overrides: CalendarOverrides) -> None:
+        """New registry data: forget the calendars made from the old."""
+        self.records = tuple(records)
+        self.registry_overrides = registry_overrides
+        self._made.clear()
 
     def code_for(self, procedure_profile: str | None, agency_profile: str | None) -> str:
         """The profile code judging a dossier: the procedure's, else the agency's, else the deployment's."""
