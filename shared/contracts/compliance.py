@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     NOT_ACCEPTED = "not_accepted"
     WITHDRAWN = "withdrawn"
     STOPPED = "stopped"
+    OPEN_AT_END = "open_at_end_of_log"  # còn mở khi hết nhật ký: censored, never pending overdue
 
 
 class StepStatus(StrEnum):
@@ -148,7 +149,9 @@ class DossierAssessment(BaseModel):
     )
     resolved_at: AwareDatetime | None
     closed_at: AwareDatetime | None = Field(
-        default=None, description="when it left processing: resolved, refused, withdrawn or stopped"
+        default=None,
+        description="when it left processing: resolved, refused, withdrawn or stopped; for a dossier of "
+        "a historical log still open at the log's end (outcome open_at_end_of_log), the log's end",
     )
     processing_working_days: float | None = Field(
         default=None, description="accepted → resolved, in working days (Decision 766 average time)"

@@ -263,14 +263,21 @@ class LegalProfileRecord(BaseModel):
         "(Civil Code 2015 art. 148(5)); False counts plain days",
     )
     office_hours: str = Field(default="07:30-11:30,13:00-17:00", description="giờ hành chính, local time")
-    in_person_cutoff: time = Field(
-        default=time(15, 0), description="received in person at/after it counts from the next working day"
+    in_person_cutoff: time | None = Field(
+        default=time(15, 0),
+        description="received in person at/after it (or on a day off) counts from the next working day; "
+        "null: no transfer (the law counts from the reception itself)",
     )
     clock_stop: Literal["resolved", "result_returned"] = Field(
         default="resolved", description="the event that stops the clock"
     )
     rule_codes: tuple[str, ...] | None = Field(
         default=None, description="the rule codes that apply; null = all of them"
+    )
+    observed_until: AwareDatetime | None = Field(
+        default=None,
+        description="for a historical log: its end. Dossiers still open then are censored (outcome "
+        "open_at_end_of_log, closed at this moment), never pending overdue later; null = live data",
     )
 
     @field_validator("timezone")

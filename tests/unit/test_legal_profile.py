@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from services.processing.domain.engine import ProcedureTerms, assess
+from services.processing.domain.engine import ProcedureTerms, assess, evaluate
 from services.processing.domain.legal_profile import LegalProfiles, calendar_of, rules_of
 from shared.calendar import CalendarOverrides, DateWindow, Duration, DurationUnit
 from shared.contracts.compliance import Outcome
@@ -226,3 +226,51 @@ def test_the_profiles_own_days_win_and_the_registry_swaps_apply_only_when_asked(
     assert without.is_working_day(date(2025, 3, 11))
     assert own.is_working_day(date(2025, 3, 11))
     assert with_registry.tz == ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+# ---- no cut-off, end of a historical log ----------------------------------------------------
+
+
+def test_a_profile_without_cutoff_starts_the_clock_at_the_reception_itself() -> None:
+    cal, rules = judged_by(profile(in_person_cutoff=None))
+    d = Dossier()
+    d.accepted(at(2025, 3, 13, 16), channel=IN_PERSON)  # Thu 16:00, after Vietnam's 15:00 cut-off
+    four_hours = ProcedureTerms(PROCEDURE, Duration(Decimal(4), DurationUnit.WORKING_HOURS))
+    # From Thu 16:00: 1 h to 17:00, then Fri 07:30 + 3 h = 10:30.
+    assert assess(d.events, four_hours, cal, rules, at(2025, 3, 13, 17)).due_at == at(2025, 3, 14, 10, 30)
+    # Vietnam moves it to Fri 07:30 first: + 4 h = 11:30.
+    assert assess(d.events, four_hours, CAL, RULES, at(2025, 3, 13, 17)).due_at == at(2025, 3, 14, 11, 30)
+
+
+END_OF_LOG = at(2025, 3, 31, 17)
+
+
+def test_a_dossier_open_at_the_end_of_a_historical_log_is_censored_not_pending_overdue() -> None:
+    cal, rules = judged_by(profile(observed_until=END_OF_LOG))
+    d = Dossier()
+    d.accepted(at(2025, 3, 10, 9))  # due Mon 17 Mar 09:00, never resolved in the log
+    today = datetime(2026, 12, 3, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    evaluation = evaluate(d.events, working_days(5), cal, rules, today)
+    a = evaluation.assessment
+    assert (a.outcome, a.index_outcome, a.closed_at) == (Outcome.OPEN_AT_END, Outcome.OPEN_AT_END, END_OF_LOG)
+    assert a.outcome.value == "open_at_end_of_log"
+    assert a.assessed_at == today
+    # What the log did show stays: it was overdue from 17 Mar and nobody apologised.
+    assert codes(a) == ["APOLOGY_MISSING", "OVERDUE"]
+    assert evaluation.next_deadline is None  # no timer after the end of the log
+    # The same dossier as live data is pending overdue today.
+    assert assess(d.events, working_days(5), CAL, RULES, today).outcome is Outcome.PENDING_OVERDUE
+
+
+def test_before_the_end_of_the_log_a_dossier_is_judged_normally_and_wakes_at_the_end() -> None:
+    cal, rules = judged_by(profile(observed_until=END_OF_LOG))
+    d = Dossier()
+    d.accepted(at(2025, 3, 10, 9))
+    evaluation = evaluate(d.events, working_days(5), cal, rules, at(2025, 3, 20, 9))
+    assert evaluation.assessment.outcome is Outcome.PENDING_OVERDUE
+    assert evaluation.next_deadline == END_OF_LOG
+    resolved = Dossier()
+    resolved.accepted(at(2025, 3, 10, 9))
+    resolved.resolved(at(2025, 3, 18, 9))  # resolved inside the log: late, not censored
+    a = assess(resolved.events, working_days(5), cal, rules, at(2026, 12, 3))
+    assert (a.outcome, a.closed_at) == (Outcome.LATE, at(2025, 3, 18, 9))

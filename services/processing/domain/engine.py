@@ -29,7 +29,7 @@ from services.processing.domain.supplements import judge_supplements
 from services.processing.domain.timeliness import Timeliness, judge_timeliness
 from services.processing.domain.working_time import classify_resolution
 from shared.calendar import DateOutOfWindowError, WorkingCalendar
-from shared.contracts.compliance import DossierAssessment, NonconformityCode, NonconformityRecord
+from shared.contracts.compliance import DossierAssessment, NonconformityCode, NonconformityRecord, Outcome
 from shared.contracts.events import DossierEvent
 
 __all__ = [
@@ -81,6 +81,12 @@ def evaluate(
     check_dates(history, calendar)
     first = history.first
     found = Findings()
+    assessed_at = now
+    end_of_log = rules.observed_until
+    censoring = end_of_log is not None and now >= end_of_log
+    if censoring:
+        assert end_of_log is not None
+        now = end_of_log  # a historical log is judged as its end saw it, never by today's clock
 
     scope = judge_scope(history, terms, process, calendar)
     found.extend(scope.findings)
@@ -103,6 +109,16 @@ def evaluate(
     slip = build_control_slip(history, scope.process, calendar, now)
     found.extend(slip.findings)
 
+    outcome, index_outcome, closed_at = timeliness.outcome, timeliness.index_outcome, history.closed_at
+    if censoring and outcome in (Outcome.PENDING_WITHIN, Outcome.PENDING_OVERDUE):
+        # Still open when the log ends: censored (còn mở khi hết nhật ký), not pending for ever.
+        outcome = index_outcome = Outcome.OPEN_AT_END
+        closed_at = end_of_log
+    if censoring:
+        found.wake_at.clear()  # nothing changes after the end of the log
+    else:
+        found.wake(end_of_log, now)
+
     accepted_at = history.accepted.occurred_at if history.accepted else None
     resolved_at = history.resolved.occurred_at if history.resolved else None
     processing_days = (
@@ -117,21 +133,21 @@ def evaluate(
             procedure_code=first.procedure_code,
             revision=1,  # the store assigns the real, ever-growing revision
             status=history.status,
-            outcome=timeliness.outcome,
-            index_outcome=timeliness.index_outcome,
+            outcome=outcome,
+            index_outcome=index_outcome,
             channel=history.channel,
             submitted_at=history.submitted.occurred_at if history.submitted else None,
             accepted_at=accepted_at,
             due_at=clocks.due_at if clocks else None,
             index_due_at=clocks.index_due_at if clocks else None,
             resolved_at=resolved_at,
-            closed_at=history.closed_at,
+            closed_at=closed_at,
             processing_working_days=processing_days,
             in_scope=scope.in_scope,
             iso_process_version=scope.process.version if scope.process else None,
             steps=slip.rows,
             nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
-            assessed_at=now,
+            assessed_at=assessed_at,
         )
     )
     return Evaluation(assessment, min(found.wake_at, default=None))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -44,6 +44,8 @@ class ClockRules:
     ``apology_resets_allowed``: how many times the return date may be reset by an apology.
     ``clock_stop``: the event that stops the clock (the legal profile's; ``resolved`` in Vietnam).
     ``rule_codes``: the rule codes that apply (the legal profile's); None = all of them.
+    ``in_person_transfer``: False when the law has no cut-off (the clock starts at reception).
+    ``observed_until``: the end of a historical log; a dossier still open then is censored.
     """
 
     in_person_cutoff: time
@@ -52,6 +54,8 @@ class ClockRules:
     apology_resets_allowed: int = 1
     clock_stop: ClockStop = ClockStop.RESOLVED
     rule_codes: frozenset[str] | None = None
+    in_person_transfer: bool = True
+    observed_until: datetime | None = None
 
     def applies(self, code: str) -> bool:
         """Whether rule ``code`` is switched on (``rule_codes`` None: every rule is)."""

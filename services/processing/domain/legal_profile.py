@@ -66,9 +66,11 @@ def rules_of(profile: LegalProfileRecord, base: ClockRules) -> ClockRules:
     """``base`` (the deployment's legal numbers) with the profile's cut-off, clock stop and rules."""
     return replace(
         base,
-        in_person_cutoff=profile.in_person_cutoff,
+        in_person_cutoff=profile.in_person_cutoff or base.in_person_cutoff,
+        in_person_transfer=profile.in_person_cutoff is not None,
         clock_stop=ClockStop(profile.clock_stop),
         rule_codes=frozenset(profile.rule_codes) if profile.rule_codes is not None else None,
+        observed_until=profile.observed_until,
     )
 
 

@@ -172,6 +172,7 @@ class AgencyIn(BaseModel):
     predecessor_codes: list[str] = Field(default_factory=list)
     successor_code: str | None = None
     reorganisation_basis: str | None = None
+    legal_profile: str | None = None
 
     def record(self) -> AgencyRecord:
         data = self.model_dump()
