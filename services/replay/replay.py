@@ -56,6 +56,8 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     registry: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    log_end: datetime | None = None  # the latest moment of the log (its end, for a censored log)
+    end: dict[str, str] = field(default_factory=dict)  # what recording the end did in the registry
 
     def note(self, problem: Problem) -> None:
         self.invalid += 1
@@ -69,6 +71,7 @@ class Summary:
             f"{self.events:,} events produced in {self.seconds:.1f} s ({rate:,.0f} events/s)",
         ]
         lines += [f"  registry: {what} {done}" for what, done in self.registry.items()]
+        lines += [f"  end of log: {what} {done}" for what, done in self.end.items()]
         total_skipped = sum(self.skipped.values())
         lines.append(f"  skipped activities: {total_skipped:,}" + (":" if total_skipped else ""))
         lines += [
@@ -168,7 +171,7 @@ async def replay(
     summary = Summary(file=path.name)
     started = time.perf_counter()
     if registry is not None:
-        summary.registry = await registry.ensure(mapping)
+        summary.registry = await registry.ensure(mapping, mapping.log.end_at)
     topic = settings.topics.dossier_events
     await ensure_topics(settings, [TopicSpec(topic, settings.kafka_partitions)])
     translator = Translator(mapping)
@@ -197,6 +200,8 @@ async def replay(
                         summary.note(Problem(case.case_id, f"event {event['event_id']}", reason))
                         continue
                     summary.events += 1
+                    if summary.log_end is None or valid.occurred_at > summary.log_end:
+                        summary.log_end = valid.occurred_at
                     if pacer is None:
                         await producer.send(key, body)
                         bar.update(1)
@@ -207,5 +212,10 @@ async def replay(
                 await pacer.release(bar)
     finally:
         bar.close()
+    if registry is not None and mapping.log.end == "censored":
+        # Cases still open at the log's end are censored from then on ("open at end of log").
+        end = mapping.log.end_at or summary.log_end
+        if end is not None:
+            summary.end = await registry.record_log_end(mapping, end)
     summary.seconds = time.perf_counter() - started
     return summary
