@@ -168,3 +168,11 @@ class DossierAssessment(BaseModel):
     steps: tuple[ControlSlipRow, ...] = Field(default=(), description="the control slip, in occurred order")
     nonconformities: tuple[NonconformityRecord, ...] = ()
     assessed_at: AwareDatetime
+    at_risk_since: AwareDatetime | None = Field(
+        default=None,
+        description="AT_RISK (dự báo trễ hạn): first moment the estimated resolution passed the due moment "
+        "while the dossier was open; None when never warned (or no forecast model)",
+    )
+    forecast_resolved_at: AwareDatetime | None = Field(
+        default=None, description="estimated resolution of an open dossier, from observed durations"
+    )

@@ -17,6 +17,7 @@ from services.processing.domain.clauses import Findings
 from services.processing.domain.clocks import compute_clocks
 from services.processing.domain.control_slip import build_control_slip
 from services.processing.domain.data_quality import judge_order
+from services.processing.domain.forecast import Forecast, RemainingTimes, forecast
 from services.processing.domain.history import check_dates, dedupe_and_order, fold
 from services.processing.domain.inputs import (
     ClockRules,
@@ -66,8 +67,12 @@ def evaluate(
     rules: ClockRules,
     now: datetime,
     process: ProcessContext | None = None,
+    forecast_model: RemainingTimes | None = None,
 ) -> Evaluation:
     """Assess one dossier from all of its events (any order, duplicates allowed).
+
+    ``forecast_model``: observed durations; with it, an open dossier gets its estimated
+    resolution and the AT_RISK warning (dự báo trễ hạn, :mod:`.forecast`).
 
     ``terms`` None: the procedure is unknown (OUT_OF_SCOPE, no due dates). ``process`` None:
     the caller has no ISO coverage data, so neither the scope nor the step rules are judged;
@@ -119,6 +124,12 @@ def evaluate(
     else:
         found.wake(end_of_log, now)
 
+    warning = Forecast(None, None, None)
+    if forecast_model is not None and clocks is not None and not impossible.raised:
+        warning = forecast(history, clocks.due_at, forecast_model, now)
+        if not censoring:
+            found.wake(warning.wake_at, now)
+
     accepted_at = history.accepted.occurred_at if history.accepted else None
     resolved_at = history.resolved.occurred_at if history.resolved else None
     processing_days = (
@@ -148,6 +159,8 @@ def evaluate(
             steps=slip.rows,
             nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
             assessed_at=assessed_at,
+            at_risk_since=warning.at_risk_since,
+            forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,
         )
     )
     return Evaluation(assessment, min(found.wake_at, default=None))
