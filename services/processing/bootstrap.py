@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 
-from services.processing.adapters import registry_copy
+from services.processing.adapters import forecast_store, registry_copy
 from services.processing.domain.engine import ClockRules
 from services.processing.domain.legal_profile import LegalProfiles
 from services.processing.entrypoints.consumers import declare_consumers
@@ -79,7 +80,32 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
                         lag = await consumer_lag(consumer)
                         metrics.CONSUMER_LAG.labels("processing", settings.topics.dossier_events).set(lag)
 
-        tasks = [asyncio.create_task(watch_lag()), asyncio.create_task(run_timers())]
+        async def relearn_forecast() -> None:
+            # the at-risk model from the resolutions so far; the gauge of warned open dossiers per agency
+            learned_at = float("-inf")
+            while True:
+                try:
+                    if time.monotonic() - learned_at >= settings.forecast_refresh_s:
+                        async with r.pool.acquire() as conn:
+                            ctx.forecast_model = await forecast_store.learn(
+                                conn, settings.forecast_quantile, settings.forecast_min_samples
+                            )
+                        learned_at = time.monotonic()
+                        metrics.FORECAST_SAMPLES.set(sum(len(v) for v in ctx.forecast_model.samples.values()))
+                    async with r.pool.acquire() as conn:
+                        counts = await forecast_store.at_risk_by_agency(conn)
+                    metrics.AGENCY_AT_RISK.clear()
+                    for agency, n in counts.items():
+                        metrics.AGENCY_AT_RISK.labels(agency).set(n)
+                except Exception:
+                    log.warning("at-risk model or gauge not refreshed; retrying", exc_info=True)
+                await asyncio.sleep(5)
+
+        tasks = [
+            asyncio.create_task(watch_lag()),
+            asyncio.create_task(run_timers()),
+            asyncio.create_task(relearn_forecast()),
+        ]
 
         async def stop() -> None:
             await stop_tasks(tasks)

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
 from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
+from services.processing.domain.forecast import RemainingTimes
 from services.processing.domain.legal_profile import LegalProfiles, judging_date
 from shared import metrics
 from shared.calendar import WorkingCalendar
@@ -91,6 +92,7 @@ class ProcessingContext:
     clock: Clock = field(default=_utc_now)
     make_calendar: Callable[..., WorkingCalendar] | None = None  # rebuilds the calendar with overrides
     profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
+    forecast_model: RemainingTimes | None = None  # the at-risk model (dự báo trễ hạn); None: no warning
 
 
 def _reason(exc: ValidationError) -> str:
@@ -232,7 +234,9 @@ async def reassess(
                 named.get(head.agency_code),
                 judging_date(histories[code]),
             )
-        evaluation = evaluate(histories[code], terms.get(head.procedure_code), calendar, rules, now, process)
+        evaluation = evaluate(
+            histories[code], terms.get(head.procedure_code), calendar, rules, now, process, ctx.forecast_model
+        )
         results.append(evaluation.assessment)
         deadlines.append(evaluation.next_deadline)
     merged = await nonconformities.merge_statuses(conn, results)

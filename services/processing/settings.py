@@ -25,3 +25,16 @@ class ProcessingSettings(CommonSettings):
     ingest_publish_timeout_s: float = Field(
         default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
     )
+    forecast_quantile: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="at-risk warning: quantile of the observed durations taken as the estimate "
+        "(0.5 had the best precision on the receipt log, docs/rules.md)",
+    )
+    forecast_min_samples: int = Field(
+        default=20, ge=1, description="at-risk warning: fewest observations of a milestone to estimate from"
+    )
+    forecast_refresh_s: float = Field(
+        default=3600.0, gt=0, description="how often the at-risk model is relearned from resolved dossiers"
+    )
