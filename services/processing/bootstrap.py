@@ -85,7 +85,10 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             learned_at = float("-inf")
             while True:
                 try:
-                    if time.monotonic() - learned_at >= settings.forecast_refresh_s:
+                    if (
+                        settings.forecast_enabled
+                        and time.monotonic() - learned_at >= settings.forecast_refresh_s
+                    ):
                         async with r.pool.acquire() as conn:
                             ctx.forecast_model = await forecast_store.learn(
                                 conn, settings.forecast_quantile, settings.forecast_min_samples

@@ -25,6 +25,12 @@ class ProcessingSettings(CommonSettings):
     ingest_publish_timeout_s: float = Field(
         default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
     )
+    forecast_enabled: bool = Field(
+        default=False,
+        description="at-risk warning (dự báo trễ hạn) on: learn the model and warn. Off by default: the "
+        "warning depends on the model of the moment, so processing's state is then no longer a pure "
+        "function of the event log (docs/rules.md)",
+    )
     forecast_quantile: float = Field(
         default=0.5,
         gt=0,
