@@ -16,9 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.processing.domain.engine import ProcedureTerms, ProcessContext, evaluate
-from shared.calendar import DateOutOfWindowError, DateWindow, Duration, DurationUnit, WorkingCalendar
+from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
+from services.processing.domain.legal_profile import calendar_of, rules_of
+from shared.calendar import (
+    CalendarOverrides,
+    DateOutOfWindowError,
+    DateWindow,
+    Duration,
+    DurationUnit,
+    WorkingCalendar,
+)
 from shared.contracts.events import Channel, DossierEvent, EventType, dossier_event_adapter
+from shared.contracts.registry import LegalProfileRecord
 from tests.unit.test_engine_fixtures import (
     AGENCY,
     PROCEDURE,
@@ -184,10 +193,36 @@ def histories(draw: st.DrawFn) -> list[DossierEvent]:
 
 
 CAL = fresh_calendar()
+# The same property under other legal profiles: Rome (DST, Italian holidays), plain days with the
+# result's return stopping the clock, and a historical log's end.
+_ROME = LegalProfileRecord(
+    code="IT-RM",
+    version=1,
+    effective_from=date(2000, 1, 1),
+    name="Roma",
+    timezone="Europe/Rome",
+    holiday_country="IT",
+    holiday_subdivision="RM",
+    registry_overrides=False,
+    in_person_cutoff=None,
+)
+_PLAIN = LegalProfileRecord(
+    code="PLAIN",
+    version=1,
+    effective_from=date(2000, 1, 1),
+    name="plain days",
+    roll_over_day_off=False,
+    clock_stop="result_returned",
+    rule_codes=("LATE", "OVERDUE"),
+    observed_until=datetime(2026, 1, 1, tzinfo=UTC),
+)
+JUDGES = [(CAL, RULES)] + [
+    (calendar_of(p, CalendarOverrides(), WINDOW), rules_of(p, RULES)) for p in (_ROME, _PLAIN)
+]
 PROCESS = in_scope(iso_process(step("B1", "BPMC", 4), step("B2", "PTP", 2, DurationUnit.WORKING_DAYS)))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=histories(),
     amount=AMOUNTS,
@@ -195,6 +230,7 @@ PROCESS = in_scope(iso_process(step("B1", "BPMC", 4), step("B2", "PTP", 2, Durat
     known=st.booleans(),
     context=st.sampled_from([None, PROCESS]),
     now=MOMENTS.filter(lambda m: WINDOW.contains(m.date())),
+    judge=st.sampled_from(JUDGES),
 )
 def test_any_history_returns_or_raises_the_declared_error_fast(
     events: list[DossierEvent],
@@ -203,7 +239,9 @@ def test_any_history_returns_or_raises_the_declared_error_fast(
     known: bool,
     context: ProcessContext | None,
     now: datetime,
+    judge: tuple[WorkingCalendar, ClockRules],
 ) -> None:
+    calendar, rules = judge
     if unit is DurationUnit.MONTHS:
         amount = amount.to_integral_value()
     terms = ProcedureTerms(PROCEDURE, Duration(amount, unit)) if known else None
@@ -220,7 +258,7 @@ def test_any_history_returns_or_raises_the_declared_error_fast(
     # 100 months (the longest sane time) from the window's last day stays inside its 10-year reach.
     judgeable = all(WINDOW.contains(d) for d in dates) and amount <= 100
     try:
-        evaluation = evaluate(events, terms, CAL, RULES, now, context)
+        evaluation = evaluate(events, terms, calendar, rules, now, context)
     except DateOutOfWindowError:
         assert not judgeable, "a dossier with every date inside the window and a sane time must be judged"
     else:
