@@ -56,7 +56,8 @@ async def run(
         while True:
             stored = await conn.fetchval("SELECT count(*) FROM processing.events")
             assessed = await conn.fetchval(
-                "SELECT count(*) FROM processing.dossiers WHERE outcome IS NOT NULL AND published_revision = revision"
+                "SELECT count(*) FROM processing.dossiers WHERE published_revision = revision "
+                "AND (outcome IS NOT NULL OR resolved_at < accepted_at)"  # impossible orders have no outcome
             )
             if stored >= summary.events and assessed >= summary.dossiers:
                 break
@@ -81,7 +82,7 @@ async def run(
 
 
 def counts(c: Counter[str]) -> str:
-    order = ["early", "on_time", "late", "pending_within", "pending_overdue", "open"]
+    order = ["early", "on_time", "late", "pending_within", "pending_overdue", "open_at_end_of_log", "open"]
     return ", ".join(f"{k} {c[k]:,}" for k in order if c[k]) + "".join(
         f", {k} {v:,}" for k, v in c.items() if k not in order
     )

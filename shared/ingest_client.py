@@ -19,12 +19,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import (
+    Any,
+    Literal,
+    NotRequired,  # pydantic needs this one before Python 3.12
+)
 
 import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter
-from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+from typing_extensions import TypedDict
 
 __all__ = [
     "DerivedEvent",
@@ -56,7 +60,7 @@ class IngestAnswer(TypedDict):
     results: list[EventResult]
     accepted: int
     duplicates: int
-    conflicts: int = 0  # an event_id accepted before with other content (409 per item); absent from older servers
+    conflicts: NotRequired[int]  # an event_id accepted before with other content (409 per item); absent from older servers
     rejected: int
 
 

@@ -102,3 +102,13 @@ INGEST_REFUSED_REQUESTS = Counter(
     "whole ingest requests refused: unauthorized, over_capacity, too_large, not_an_array, broker_unavailable",
     ["route", "reason"],
 )
+
+# --- processing, the at-risk warning (dự báo trễ hạn): per agency, never per dossier
+AGENCY_AT_RISK = Gauge(
+    "tthc_agency_dossiers_at_risk",
+    "open dossiers warned AT_RISK: their estimated resolution (from observed durations) passed the due moment",
+    ["agency"],
+)
+FORECAST_SAMPLES = Gauge(
+    "tthc_forecast_samples", "observed milestone-to-resolution durations in the at-risk model"
+)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.calendar import CalendarOverrides, OfficeHours, WorkingCalendar
+from shared.calendar import CalendarOverrides, DateWindow, OfficeHours, WorkingCalendar
 from shared.contracts.events import ContractLimits
 
 ServiceName = Literal["registry", "processing", "reporting"]
@@ -84,6 +84,20 @@ class CommonSettings(BaseSettings):
     apology_lead_working_days: Decimal = Field(default=Decimal(1), ge=0)
     apology_resets_allowed: int = Field(
         default=1, ge=0, description="times an apology may reset the return date"
+    )
+    date_window_start: date = Field(
+        default=date(2000, 1, 1),
+        description="earliest date an event may carry; earlier dates are refused (issue #11)",
+    )
+    date_window_years_ahead: int = Field(
+        default=5,
+        ge=0,
+        description="latest date an event may carry: today + this many years (a 3025 typo is refused)",
+    )
+    legal_profile: str = Field(
+        default="VN",
+        description="code of the registry's legal profile that judges dossiers whose procedure and agency "
+        "name none; while the registry has no profile of that code, the settings above are the law",
     )
     timer_interval_seconds: float = Field(
         default=1.0,
@@ -169,6 +183,12 @@ class CommonSettings(BaseSettings):
             self.event_earliest_date, self.event_years_ahead, self.event_max_depth, self.event_max_bytes
         )
 
+    def date_window(self, today: date | None = None) -> DateWindow:
+        """The date window (``date_window_start`` … today + ``date_window_years_ahead`` years)."""
+        return DateWindow.ending_years_after(
+            self.date_window_start, today or date.today(), self.date_window_years_ahead
+        )
+
     def calendar(self, overrides: CalendarOverrides | None = None) -> WorkingCalendar:
         """The working-day calendar configured by these settings."""
         from zoneinfo import ZoneInfo
@@ -177,4 +197,5 @@ class CommonSettings(BaseSettings):
             office_hours=OfficeHours.parse(self.office_hours),
             overrides=overrides or CalendarOverrides(),
             tz=ZoneInfo(self.timezone),
+            window=self.date_window(),
         )

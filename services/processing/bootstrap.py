@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI
 
-from services.processing.adapters import registry_copy
+from services.processing.adapters import forecast_store, registry_copy
 from services.processing.domain.engine import ClockRules
+from services.processing.domain.legal_profile import LegalProfiles
 from services.processing.entrypoints.consumers import declare_consumers
 from services.processing.entrypoints.corrective import router as corrective_router
 from services.processing.entrypoints.http import router
 from services.processing.entrypoints.ingest import install_ingress
 from services.processing.handlers import ProcessingContext, fire_timers, publish_unpublished
 from services.processing.settings import ProcessingSettings
+from shared import metrics
 from shared.auth import install_auth_errors
 from shared.contracts.events import set_contract_limits
 from shared.kafka import RawPublisher
@@ -41,12 +44,18 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         await publisher.start()
         async with r.pool.acquire() as conn:
             overrides = await registry_copy.calendar_overrides(conn)
+            profile_records = await registry_copy.legal_profiles(conn)
+        calendar = settings.calendar(overrides)
+        rules = ClockRules.from_settings(settings)
         ctx = holder["ctx"] = ProcessingContext(
             pool=r.pool,
             publish_many=publish_many,
-            calendar=settings.calendar(overrides),
+            calendar=calendar,
             make_calendar=settings.calendar,
-            rules=ClockRules.from_settings(settings),
+            rules=rules,
+            profiles=LegalProfiles(
+                calendar, rules, settings.legal_profile, tuple(profile_records), overrides
+            ),
             compliance_topic=settings.topics.compliance,
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
             retry_failed_after_s=settings.assessment_retry_s,
@@ -66,7 +75,34 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
                 if not fired:
                     await asyncio.sleep(settings.timer_interval_seconds)
 
-        tasks = [asyncio.create_task(run_timers())]
+        async def relearn_forecast() -> None:
+            # the at-risk model from the resolutions so far; the gauge of warned open dossiers per agency
+            learned_at = float("-inf")
+            while True:
+                try:
+                    if (
+                        settings.forecast_enabled
+                        and time.monotonic() - learned_at >= settings.forecast_refresh_s
+                    ):
+                        async with r.pool.acquire() as conn:
+                            ctx.forecast_model = await forecast_store.learn(
+                                conn, settings.forecast_quantile, settings.forecast_min_samples
+                            )
+                        learned_at = time.monotonic()
+                        metrics.FORECAST_SAMPLES.set(sum(len(v) for v in ctx.forecast_model.samples.values()))
+                    async with r.pool.acquire() as conn:
+                        counts = await forecast_store.at_risk_by_agency(conn)
+                    metrics.AGENCY_AT_RISK.clear()
+                    for agency, n in counts.items():
+                        metrics.AGENCY_AT_RISK.labels(agency).set(n)
+                except Exception:
+                    log.warning("at-risk model or gauge not refreshed; retrying", exc_info=True)
+                await asyncio.sleep(5)
+
+        tasks = [
+            asyncio.create_task(run_timers()),
+            asyncio.create_task(relearn_forecast()),
+        ]
 
         async def stop() -> None:
             await stop_tasks(tasks)

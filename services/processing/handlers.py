@@ -20,6 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
 from services.processing.domain.engine import ClockRules, Evaluation, ProcedureTerms, ProcessContext, evaluate
+from services.processing.domain.forecast import RemainingTimes
+from services.processing.domain.legal_profile import LegalProfiles, judging_date
 from shared import metrics
 from shared.calendar import WorkingCalendar
 from shared.contracts import DossierAssessment, RegistryChange
@@ -87,6 +89,8 @@ class ProcessingContext:
     # a dossier whose re-assessment by a timer or a registry change failed is tried again this much later
     retry_failed_after_s: float = 3_600.0
     registry_dlq_topic: str = "tthc.registry.v1.dlq"
+    profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
+    forecast_model: RemainingTimes | None = None  # the at-risk model (dự báo trễ hạn); None: no warning
 
 
 def _reason(exc: ValidationError) -> str:
@@ -250,6 +254,7 @@ async def reassess(
     processes = await registry_copy.iso_processes(conn, pairs)
     qms = await registry_copy.qms_records(conn, sorted({a for a, _ in pairs}))
     terms = {code: ProcedureTerms.from_record(rec) for code, rec in procedures.items()}
+    named = await registry_copy.agency_profiles(conn, sorted({a for a, _ in pairs})) if ctx.profiles else {}
     results: list[DossierAssessment] = []
     deadlines: list[datetime | None] = []
     for code in dossier_codes:
@@ -262,8 +267,16 @@ async def reassess(
                 processes.get((head.agency_code, head.procedure_code), ()),
                 head.procedure_code,
             )
+            calendar, rules = ctx.calendar, ctx.rules
+            if ctx.profiles is not None:
+                record = procedures.get(head.procedure_code)
+                calendar, rules = ctx.profiles.for_dossier(
+                    record.legal_profile if record else None,
+                    named.get(head.agency_code),
+                    judging_date(histories[code]),
+                )
             evaluation = ctx.evaluate(
-                histories[code], terms.get(head.procedure_code), ctx.calendar, ctx.rules, now, process
+                histories[code], terms.get(head.procedure_code), calendar, rules, now, process, ctx.forecast_model
             )
         except Exception as exc:  # an engine bug or data it cannot handle: this dossier only
             reason = f"the engine failed on dossier {code}: {type(exc).__name__}: {exc}"[:1_000]
@@ -436,10 +449,21 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
     if applied.entity == "calendar_override" and ctx.make_calendar is not None:
         async with ctx.pool.acquire() as conn:
             ctx.calendar = ctx.make_calendar(await registry_copy.calendar_overrides(conn))
+    if applied.entity in ("calendar_override", "legal_profile") and ctx.profiles is not None:
+        async with ctx.pool.acquire() as conn:
+            ctx.profiles.default_calendar = ctx.calendar
+            ctx.profiles.refresh(
+                await registry_copy.legal_profiles(conn), await registry_copy.calendar_overrides(conn)
+            )
     after = ""
     while True:
         async with ctx.pool.acquire() as conn:
-            chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
+            if applied.entity == "legal_profile" and ctx.profiles is not None:
+                code = applied.entity_id.split("|")[0]
+                is_default = code == ctx.profiles.default_code
+                chunk = await registry_copy.dossiers_judged_by(conn, code, is_default, after, CHUNK)
+            else:
+                chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
         if chunk:
             # a dossier the engine fails on keeps its last assessment and is retried by its timer
             await _reassess_isolating(ctx, chunk, ctx.clock(), "registry")

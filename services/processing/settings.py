@@ -36,3 +36,22 @@ class ProcessingSettings(CommonSettings):
         description="a dossier whose re-assessment by a timer or a registry change failed is tried again this "
         "much later (its events, when an event batch failed on it, are dead-lettered as assessment_failed)",
     )
+    forecast_enabled: bool = Field(
+        default=False,
+        description="at-risk warning (dự báo trễ hạn) on: learn the model and warn. Off by default: the "
+        "warning depends on the model of the moment, so processing's state is then no longer a pure "
+        "function of the event log (docs/rules.md)",
+    )
+    forecast_quantile: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="at-risk warning: quantile of the observed durations taken as the estimate "
+        "(0.5 had the best precision on the receipt log, docs/rules.md)",
+    )
+    forecast_min_samples: int = Field(
+        default=20, ge=1, description="at-risk warning: fewest observations of a milestone to estimate from"
+    )
+    forecast_refresh_s: float = Field(
+        default=3600.0, gt=0, description="how often the at-risk model is relearned from resolved dossiers"
+    )

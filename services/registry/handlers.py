@@ -33,6 +33,7 @@ from services.registry.domain.imports import (
     parse_processes,
 )
 from services.registry.domain.iso_process import in_force, process_problems
+from services.registry.domain.legal_profiles import profile_problems
 from services.registry.domain.qms import QmsFlags, qms_flags, qms_problems
 from services.registry.settings import RegistrySettings
 from shared.auth import MIN_TOKEN_LENGTH, Forbidden, Principal, hash_token, new_token
@@ -42,6 +43,7 @@ from shared.contracts.registry import (
     ApiTokenRecord,
     CalendarOverrideRecord,
     IsoProcessRecord,
+    LegalProfileRecord,
     ProcedureRecord,
     QmsRecord,
     Role,
@@ -178,6 +180,7 @@ async def put_agency(
     async with conn.transaction():
         await authorize(conn, who, "agency", agency.code)
         problems = await _agency_reference_problems(conn, ctx, agency)
+        problems += await _legal_profile_problems(conn, agency.legal_profile)
         if problems:
             raise Invalid(problems)
         return await repository.save(conn, "agency", agency.code, agency, actor_of(who, via))
@@ -201,6 +204,9 @@ async def put_procedure(
         await authorize(conn, who, "procedure", None)
         if procedure.valid_from and procedure.valid_to and procedure.valid_to < procedure.valid_from:
             raise Invalid([("valid_to", "is before valid_from")])
+        problems = await _legal_profile_problems(conn, procedure.legal_profile)
+        if problems:
+            raise Invalid(problems)
         return await repository.save(conn, "procedure", procedure.code, procedure, actor_of(who, via))
 
 
@@ -224,6 +230,27 @@ async def put_calendar(
         if problems:
             raise Invalid(problems)
         return await repository.save(conn, "calendar_override", str(record.year), record, actor_of(who, via))
+
+
+async def put_legal_profile(
+    conn: Conn, ctx: Context, who: Principal, record: LegalProfileRecord, via: str = "api"
+) -> tuple[Stored, Outcome]:
+    """Create or replace one version of a legal profile (admin only)."""
+    async with conn.transaction():
+        await authorize(conn, who, "legal_profile", None)
+        problems = profile_problems(record)
+        if problems:
+            raise Invalid(problems)
+        return await repository.save(conn, "legal_profile", record.entity_id, record, actor_of(who, via))
+
+
+async def _legal_profile_problems(conn: Conn, code: str | None) -> list[tuple[str, str]]:
+    """A procedure or agency may only name a legal profile the registry has."""
+    if code is None or (await repository.page(conn, "legal_profile", {"code": code}, 1, 0)).total:
+        return []
+    return [
+        ("legal_profile", f"no legal profile {code}; create it first (PUT /api/v1/legal-profiles/{code}/1)")
+    ]
 
 
 def _agency_of(entity: str, stored: Stored) -> str | None:

@@ -57,6 +57,8 @@ class Summary:
     registry: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0  # the whole command, registry entries included
     send_seconds: float = 0.0  # reading and producing: the interval the progress bar measures
+    log_end: datetime | None = None  # the latest moment of the log (its end, for a censored log)
+    end: dict[str, str] = field(default_factory=dict)  # what recording the end did in the registry
 
     @property
     def rate(self) -> float:
@@ -75,6 +77,7 @@ class Summary:
             f"{self.seconds:.1f} s in all with the registry entries",
         ]
         lines += [f"  registry: {what} {done}" for what, done in self.registry.items()]
+        lines += [f"  end of log: {what} {done}" for what, done in self.end.items()]
         total_skipped = sum(self.skipped.values())
         lines.append(f"  skipped activities: {total_skipped:,}" + (":" if total_skipped else ""))
         lines += [
@@ -174,7 +177,7 @@ async def replay(
     summary = Summary(file=path.name)
     started = time.perf_counter()
     if registry is not None:
-        summary.registry = await registry.ensure(mapping)
+        summary.registry = await registry.ensure(mapping, mapping.log.end_at)
     topic = settings.topics.dossier_events
     await ensure_topics(settings, [TopicSpec(topic, settings.kafka_partitions)])
     translator = Translator(mapping)
@@ -205,6 +208,8 @@ async def replay(
                         summary.note(Problem(case.case_id, f"event {event['event_id']}", reason))
                         continue
                     summary.events += 1
+                    if summary.log_end is None or valid.occurred_at > summary.log_end:
+                        summary.log_end = valid.occurred_at
                     if pacer is None:
                         await producer.send(key, body)
                         bar.update(1)
@@ -216,5 +221,10 @@ async def replay(
     finally:
         bar.close()
     summary.send_seconds = time.perf_counter() - sending
+    if registry is not None and mapping.log.end == "censored":
+        # Cases still open at the log's end are censored from then on ("open at end of log").
+        end = mapping.log.end_at or summary.log_end
+        if end is not None:
+            summary.end = await registry.record_log_end(mapping, end)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from shared.calendar.duration import Duration, DurationUnit, OfficeHours
+from shared.calendar.window import DateOutOfWindowError, DateWindow
 
 _MICROSECONDS_PER_HOUR = 3_600_000_000
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # Any real calendar has a working day within a few weeks; this only stops a misconfiguration looping forever.
 _MAX_SEARCH_DAYS = 366
-_MAX_SEARCH_YEARS = 400
 
 
 def _micro_of(t: time) -> int:
@@ -65,7 +65,12 @@ class WorkingCalendar:
 
     A working day is Monday-Friday that is not a public holiday of the `holidays` package for
     ``country``, plus the package's swapped working Saturdays (``weekend_workdays``); the
-    registry's ``overrides`` are applied last and win over the package.
+    registry's ``overrides`` are applied last and win over the package. ``subdivision`` (an
+    ISO 3166-2 code the package knows) adds regional holidays; ``roll_over_day_off`` False makes
+    calendar-day and month periods end on their last day even when it is a day off.
+
+    Every computation stays inside ``window`` (plus its reach): a moment or a computed date
+    beyond it raises :class:`DateOutOfWindowError` at once, so no loop can run for long.
     """
 
     def __init__(
@@ -74,17 +79,28 @@ class WorkingCalendar:
         overrides: CalendarOverrides = CalendarOverrides(),
         tz: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh"),
         country: str = "VN",
+        window: DateWindow = DateWindow(),
+        subdivision: str | None = None,
+        roll_over_day_off: bool = True,
     ) -> None:
         try:
-            holidays.country_holidays(country)
+            holidays.country_holidays(country, subdiv=subdivision)
         except NotImplementedError as exc:
+            if subdivision is None:
+                raise ValueError(
+                    f"Country {country!r} is not known to the holidays package; use an ISO code such as 'VN'"
+                ) from exc
             raise ValueError(
-                f"Country {country!r} is not known to the holidays package; use an ISO code such as 'VN'"
+                f"Subdivision {subdivision!r} of country {country!r} is not known to the holidays package; "
+                "use one of its ISO 3166-2 codes (e.g. 'RM' for Rome) or none"
             ) from exc
         self.office_hours = office_hours
         self.overrides = overrides
         self.tz = tz
         self.country = country
+        self.subdivision = subdivision
+        self.roll_over_day_off = roll_over_day_off
+        self.window = window
         self._loaded_years: set[int] = set()
         self._holiday_names: dict[date, str] = {}
         self._weekend_workdays: set[date] = set()
@@ -106,7 +122,7 @@ class WorkingCalendar:
     def _load_year(self, year: int) -> None:
         if year in self._loaded_years:
             return
-        table = holidays.country_holidays(self.country, years=year)
+        table = holidays.country_holidays(self.country, subdiv=self.subdivision, years=year)
         for day, name in table.items():
             self._holiday_names.setdefault(day, str(name))
         self._weekend_workdays.update(getattr(table, "weekend_workdays", set()))
@@ -123,6 +139,7 @@ class WorkingCalendar:
         cached = self._working_day_cache.get(d)
         if cached is not None:
             return cached
+        self.window.check_computable(d.year)
         if d in self.overrides.working_days:
             result = True
         elif d in self.overrides.days_off:
@@ -172,7 +189,14 @@ class WorkingCalendar:
 
     def _local(self, moment: datetime, name: str) -> datetime:
         _require_aware(moment, name)
-        return moment.astimezone(self.tz)
+        try:
+            local = moment.astimezone(self.tz)
+        except OverflowError as exc:
+            raise DateOutOfWindowError(
+                f"{name} {moment.isoformat()} is at the end of the representable dates; correct the date"
+            ) from exc
+        self.window.check_computable(local.year)
+        return local
 
     def working_start(self, moment: datetime) -> datetime:
         """Normalise ``moment`` to working time.
@@ -192,18 +216,25 @@ class WorkingCalendar:
         if duration.unit is DurationUnit.WORKING_HOURS:
             return self.add_working_hours(start, duration.value)
         local = self._local(start, "start")
-        if duration.unit is DurationUnit.CALENDAR_DAYS:
-            # Same local wall-clock time n days later (aware arithmetic in one zone is wall-clock).
-            end = local + timedelta(microseconds=_to_microseconds(duration.value * 86_400_000_000))
-        else:
-            end_day = _add_months(local.date(), int(duration.value))
-            end = datetime.combine(end_day, local.time(), tzinfo=self.tz)
+        try:
+            if duration.unit is DurationUnit.CALENDAR_DAYS:
+                # Same local wall-clock time n days later (aware arithmetic in one zone is wall-clock).
+                end = local + timedelta(microseconds=_to_microseconds(duration.value * 86_400_000_000))
+            else:
+                end_day = _add_months(local.date(), int(duration.value))
+                end = datetime.combine(end_day, local.time(), tzinfo=self.tz)
+        except (OverflowError, ValueError) as exc:
+            raise DateOutOfWindowError(
+                f"{duration.value} {duration.unit.value} after {local.isoformat()} is beyond the "
+                "representable dates, outside the calendar's range; check the statutory time"
+            ) from exc
+        self.window.check_computable(end.year)
         return self._roll_over_day_off(end)
 
     def _roll_over_day_off(self, end: datetime) -> datetime:
         # Civil Code 2015 art. 148(5): a period whose last day is a day off ends at the end of the
-        # next working day.
-        if self.is_working_day(end.date()):
+        # next working day. A profile whose law counts plain days (roll_over_day_off False) keeps it.
+        if not self.roll_over_day_off or self.is_working_day(end.date()):
             return end
         return self._last_end(self.next_working_day(end.date()))
 
@@ -250,6 +281,7 @@ class WorkingCalendar:
     def _days_of_year(self, year: int) -> list[int]:
         days = self._year_days.get(year)
         if days is None:
+            self.window.check_computable(year)
             first = date(year, 1, 1).toordinal()
             last = date(year, 12, 31).toordinal()
             days = self._year_days[year] = [
@@ -261,6 +293,8 @@ class WorkingCalendar:
         start = self._year_start.get(year)
         if start is not None:
             return start
+        # Bounds the walk below: it never indexes a year outside the window's reach.
+        self.window.check_computable(year)
         if self._anchor_year is None:
             self._anchor_year = year
             self._year_start[year] = 0
@@ -283,9 +317,13 @@ class WorkingCalendar:
         return self._start_of_year(d.year) + bisect_left(self._days_of_year(d.year), d.toordinal())
 
     def _day_of_rank(self, rank: int) -> date:
-        """The working day with ``rank`` working days before it."""
-        year = self._anchor_year if self._anchor_year is not None else 2000
-        for _ in range(_MAX_SEARCH_YEARS):
+        """The working day with ``rank`` working days before it.
+
+        Walks year by year from the anchor; a rank beyond the window's reach raises
+        :class:`DateOutOfWindowError` when the walk leaves it, so the walk is bounded.
+        """
+        year = self._anchor_year if self._anchor_year is not None else self.window.first.year
+        while True:
             start = self._start_of_year(year)
             days = self._days_of_year(year)
             if rank < start:
@@ -294,7 +332,6 @@ class WorkingCalendar:
                 year += 1
             else:
                 return date.fromordinal(days[rank - start])
-        raise ValueError("no working day found for this position; check the calendar overrides")
 
     def _position(self, local: datetime) -> int:
         d = local.date()

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     NOT_ACCEPTED = "not_accepted"
     WITHDRAWN = "withdrawn"
     STOPPED = "stopped"
+    OPEN_AT_END = "open_at_end_of_log"  # còn mở khi hết nhật ký: censored, never pending overdue
 
 
 class StepStatus(StrEnum):
@@ -53,6 +54,39 @@ class NonconformityCode(StrEnum):
     SUPPLEMENT_LATE = "SUPPLEMENT_LATE"
     SUPPLEMENT_REPEATED = "SUPPLEMENT_REPEATED"
     OUT_OF_SCOPE = "OUT_OF_SCOPE"
+    # Data quality (not a breach by the agency): the events cannot have happened in this order.
+    IMPOSSIBLE_ORDER = "IMPOSSIBLE_ORDER"
+
+
+DATA_QUALITY_CODES = frozenset({NonconformityCode.IMPOSSIBLE_ORDER})
+"""Codes that say the dossier's data cannot be judged, rather than that a rule was broken."""
+
+RULE_NAMES_VI: dict[NonconformityCode, str] = {
+    NonconformityCode.LATE: "Giải quyết quá hạn",
+    NonconformityCode.OVERDUE: "Hồ sơ đang quá hạn",
+    NonconformityCode.STEP_LATE: "Bước xử lý quá hạn",
+    NonconformityCode.STEP_OVERDUE: "Bước xử lý đang quá hạn",
+    NonconformityCode.STEP_SKIPPED: "Bỏ qua bước của quy trình",
+    NonconformityCode.STEP_ORDER: "Sai trình tự các bước",
+    NonconformityCode.WRONG_UNIT: "Sai đơn vị thực hiện",
+    NonconformityCode.APPOINTMENT: "Ngày hẹn trả vượt thời hạn giải quyết",
+    NonconformityCode.APOLOGY_MISSING: "Thiếu phiếu xin lỗi và hẹn lại ngày trả kết quả",
+    NonconformityCode.APOLOGY_LATE: "Phiếu xin lỗi muộn hoặc hẹn lại quá số lần",
+    NonconformityCode.SUPPLEMENT_LATE: "Yêu cầu bổ sung hồ sơ quá hạn",
+    NonconformityCode.SUPPLEMENT_REPEATED: "Yêu cầu bổ sung hồ sơ quá 01 lần",
+    NonconformityCode.OUT_OF_SCOPE: "Ngoài phạm vi áp dụng HTQLCL",
+    NonconformityCode.IMPOSSIBLE_ORDER: "Dữ liệu sai trình tự thời gian",
+}
+"""The Vietnamese name of each rule code, for screens and exports (names, not codes)."""
+
+RULE_EXPLANATIONS_VI: dict[NonconformityCode, str] = {
+    NonconformityCode.IMPOSSIBLE_ORDER: (
+        "Các sự kiện của hồ sơ không thể xảy ra theo thứ tự thời gian đã ghi (ví dụ: giải quyết trước "
+        "khi tiếp nhận, trả kết quả trước khi giải quyết). Hồ sơ không được xếp loại trước hạn / đúng "
+        "hạn / quá hạn cho đến khi phần mềm một cửa gửi lại thời điểm đúng."
+    ),
+}
+"""Why a data-quality code was raised and what to do, in Vietnamese."""
 
 
 class ControlSlipRow(BaseModel):
@@ -115,7 +149,9 @@ class DossierAssessment(BaseModel):
     )
     resolved_at: AwareDatetime | None
     closed_at: AwareDatetime | None = Field(
-        default=None, description="when it left processing: resolved, refused, withdrawn or stopped"
+        default=None,
+        description="when it left processing: resolved, refused, withdrawn or stopped; for a dossier of "
+        "a historical log still open at the log's end (outcome open_at_end_of_log), the log's end",
     )
     processing_working_days: float | None = Field(
         default=None, description="accepted → resolved, in working days (Decision 766 average time)"
@@ -132,3 +168,11 @@ class DossierAssessment(BaseModel):
     steps: tuple[ControlSlipRow, ...] = Field(default=(), description="the control slip, in occurred order")
     nonconformities: tuple[NonconformityRecord, ...] = ()
     assessed_at: AwareDatetime
+    at_risk_since: AwareDatetime | None = Field(
+        default=None,
+        description="AT_RISK (dự báo trễ hạn): first moment the estimated resolution passed the due moment "
+        "while the dossier was open; None when never warned (or no forecast model)",
+    )
+    forecast_resolved_at: AwareDatetime | None = Field(
+        default=None, description="estimated resolution of an open dossier, from observed durations"
+    )

@@ -6,16 +6,19 @@ model of its ``entity`` (:data:`RECORD_MODELS`). Processing and reporting keep a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.calendar import DurationUnit
+from shared.calendar import DurationUnit, OfficeHours
 
-EntityKind = Literal["procedure", "agency", "qms", "iso_process", "calendar_override", "api_token"]
+EntityKind = Literal[
+    "procedure", "agency", "qms", "iso_process", "calendar_override", "api_token", "legal_profile"
+]
 
 _RECORD = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,6 +58,12 @@ class ProcedureRecord(BaseModel):
     legal_basis_changed_on: date | None = Field(default=None, description="last change of the legal basis")
     valid_from: date | None = None
     valid_to: date | None = None
+    legal_profile: str | None = Field(
+        default=None,
+        max_length=64,
+        description="code of the legal profile that judges this procedure's dossiers (else the agency's, "
+        "else the deployment's)",
+    )
 
 
 class AgencyLevel(StrEnum):
@@ -89,6 +98,11 @@ class AgencyRecord(BaseModel):
     successor_code: str | None = None
     reorganisation_basis: str | None = Field(
         default=None, description="legal basis of the merge or abolition"
+    )
+    legal_profile: str | None = Field(
+        default=None,
+        max_length=64,
+        description="code of the legal profile its dossiers are judged by, unless the procedure names one",
     )
 
 
@@ -220,6 +234,98 @@ class ApiTokenRecord(BaseModel):
     expires_at: AwareDatetime | None = None
 
 
+class LegalProfileRecord(BaseModel):
+    """One version of a legal profile: the law a dossier is judged by (issue #17).
+
+    Versioned like ISO processes: the version in force on the acceptance date applies. Entity id
+    = ``<code>|<version>``. The Vietnamese default is ``VN`` (migration 0003).
+    """
+
+    model_config = _RECORD
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.\-_]+$")
+    version: int = Field(ge=1)
+    effective_from: date
+    name: str = Field(min_length=1, max_length=300)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="IANA zone of office hours and due dates")
+    holiday_country: str = Field(default="VN", description="country code of the `holidays` package")
+    holiday_subdivision: str | None = Field(
+        default=None, description="subdivision code of the `holidays` package (regional holidays)"
+    )
+    registry_overrides: bool = Field(
+        default=True, description="apply the registry's calendar_override entities (the Vietnamese swaps)"
+    )
+    days_off: tuple[date, ...] = Field(default=(), description="the profile's own extra days off")
+    working_days: tuple[date, ...] = Field(default=(), description="the profile's own extra working days")
+    roll_over_day_off: bool = Field(
+        default=True,
+        description="a calendar-day or month period ending on a day off ends on the next working day "
+        "(Civil Code 2015 art. 148(5)); False counts plain days",
+    )
+    office_hours: str = Field(default="07:30-11:30,13:00-17:00", description="giờ hành chính, local time")
+    in_person_cutoff: time | None = Field(
+        default=time(15, 0),
+        description="received in person at/after it (or on a day off) counts from the next working day; "
+        "null: no transfer (the law counts from the reception itself)",
+    )
+    clock_stop: Literal["resolved", "result_returned"] = Field(
+        default="resolved", description="the event that stops the clock"
+    )
+    rule_codes: tuple[str, ...] | None = Field(
+        default=None, description="the rule codes that apply; null = all of them"
+    )
+    observed_until: AwareDatetime | None = Field(
+        default=None,
+        description="for a historical log: its end. Dossiers still open then are censored (outcome "
+        "open_at_end_of_log, closed at this moment), never pending overdue later; null = live data",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Rome'") from exc
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        OfficeHours.parse(value)
+        return value
+
+    @field_validator("rule_codes")
+    @classmethod
+    def _known_codes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        from shared.contracts.compliance import NonconformityCode
+
+        if value is not None:
+            unknown = sorted(set(value) - {c.value for c in NonconformityCode})
+            if unknown:
+                known = ", ".join(c.value for c in NonconformityCode)
+                raise ValueError(f"unknown rule code(s) {', '.join(unknown)}; known: {known}")
+        return value
+
+    @model_validator(mode="after")
+    def _calendar_known(self) -> LegalProfileRecord:
+        import holidays
+
+        try:
+            holidays.country_holidays(self.holiday_country, subdiv=self.holiday_subdivision)
+        except NotImplementedError as exc:
+            raise ValueError(
+                f"holiday_country {self.holiday_country!r} / holiday_subdivision "
+                f"{self.holiday_subdivision!r} is not known to the holidays package; use ISO codes "
+                "such as 'VN', or 'IT' with 'RM'"
+            ) from exc
+        return self
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.code}|{self.version}"
+
+
 RECORD_MODELS: dict[str, type[BaseModel]] = {
     "procedure": ProcedureRecord,
     "agency": AgencyRecord,
@@ -227,6 +333,7 @@ RECORD_MODELS: dict[str, type[BaseModel]] = {
     "iso_process": IsoProcessRecord,
     "calendar_override": CalendarOverrideRecord,
     "api_token": ApiTokenRecord,
+    "legal_profile": LegalProfileRecord,
 }
 
 
@@ -235,7 +342,7 @@ class RegistryChange(BaseModel):
 
     Entity ids: procedure → code; agency → code; qms → agency code;
     iso_process → ``<agency>|<procedure>|<version>``; calendar_override → year;
-    api_token → the token's SHA-256 hash.
+    api_token → the token's SHA-256 hash; legal_profile → ``<code>|<version>``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

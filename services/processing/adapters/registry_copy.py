@@ -2,7 +2,8 @@
 
 A change is applied only if its version is higher than the stored one, so redelivery and
 replays are harmless. The copy answers what the engine needs: a procedure's terms, the ISO
-process versions of an agency × procedure, an agency's QMS scope, the calendar overrides.
+process versions of an agency × procedure, an agency's QMS scope, the calendar overrides, the
+legal profiles and which agencies name one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from shared.contracts.registry import (
     ApiTokenRecord,
     CalendarOverrideRecord,
     IsoProcessRecord,
+    LegalProfileRecord,
     ProcedureRecord,
     QmsRecord,
     RegistryChange,
@@ -190,3 +192,62 @@ async def agency_lineage(conn: Conn, agency_code: str) -> list[str]:
         agency_code,
     )
     return [r["code"] for r in rows]
+
+
+async def legal_profiles(conn: Conn) -> list[LegalProfileRecord]:
+    """Every live legal profile version (few: one per jurisdiction and law change)."""
+    rows = await conn.fetch(
+        "SELECT data::text AS data FROM processing.registry_entities "
+        "WHERE entity = 'legal_profile' AND NOT deleted AND data IS NOT NULL ORDER BY entity_id"
+    )
+    return [LegalProfileRecord.model_validate_json(r["data"]) for r in rows]
+
+
+async def agency_profiles(conn: Conn, agencies: Sequence[str]) -> dict[str, str]:
+    """The legal profile code each of ``agencies`` names (absent: it names none)."""
+    rows = await conn.fetch(
+        "SELECT entity_id, data->>'legal_profile' AS profile FROM processing.registry_entities "
+        "WHERE entity = 'agency' AND entity_id = ANY($1::text[]) AND NOT deleted "
+        "AND data->>'legal_profile' IS NOT NULL",
+        list(agencies),
+    )
+    return {r["entity_id"]: r["profile"] for r in rows}
+
+
+async def dossiers_judged_by(conn: Conn, code: str, is_default: bool, after: str, limit: int) -> list[str]:
+    """Dossiers a change of legal profile ``code`` may re-judge, in pages ordered by code.
+
+    Those whose procedure or agency names it; for the deployment's default code, also every
+    dossier naming none (only the open ones of those: closed ones keep their verdict, as after a
+    calendar override).
+    """
+    rows = await conn.fetch(
+        """
+        WITH by_procedure AS (
+            SELECT code FROM processing.procedures WHERE NOT deleted AND data->>'legal_profile' = $1
+        ), by_agency AS (
+            SELECT entity_id AS code FROM processing.registry_entities
+            WHERE entity = 'agency' AND NOT deleted AND data->>'legal_profile' = $1
+        ), naming_any AS (
+            SELECT entity_id AS code FROM processing.registry_entities
+            WHERE entity = 'agency' AND NOT deleted AND data->>'legal_profile' IS NOT NULL
+        ), procedures_naming_any AS (
+            SELECT code FROM processing.procedures WHERE NOT deleted AND data->>'legal_profile' IS NOT NULL
+        )
+        SELECT d.dossier_code FROM processing.dossiers d
+        WHERE d.dossier_code > $3 AND (
+            d.procedure_code IN (SELECT code FROM by_procedure)
+            OR (d.agency_code IN (SELECT code FROM by_agency)
+                AND d.procedure_code NOT IN (SELECT code FROM procedures_naming_any))
+            OR ($2 AND d.agency_code NOT IN (SELECT code FROM naming_any)
+                AND d.procedure_code NOT IN (SELECT code FROM procedures_naming_any)
+                AND (d.outcome IS NULL OR d.outcome IN ('pending_within', 'pending_overdue')))
+        )
+        ORDER BY d.dossier_code LIMIT $4
+        """,
+        code,
+        is_default,
+        after,
+        limit,
+    )
+    return [r["dossier_code"] for r in rows]

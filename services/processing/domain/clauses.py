@@ -18,6 +18,7 @@ APOLOGY_LATE       8.7    idem, informed too late or the date reset more than al
 SUPPLEMENT_LATE    8.5.1  the supplement request came outside the allowed window
 SUPPLEMENT_REPEATED 8.5.1 the missing documents must be requested at once, not piecemeal
 OUT_OF_SCOPE       8.5.1  service provided without a documented, announced ISO process
+IMPOSSIBLE_ORDER   9.1    data quality: the monitoring data cannot be analysed (9.1.3) as recorded
 ================== ====== ==================================================================
 """
 
@@ -47,6 +48,7 @@ CLAUSE: dict[NonconformityCode, str] = {
     NonconformityCode.SUPPLEMENT_LATE: CONTROL_OF_SERVICE_PROVISION,
     NonconformityCode.SUPPLEMENT_REPEATED: CONTROL_OF_SERVICE_PROVISION,
     NonconformityCode.OUT_OF_SCOPE: CONTROL_OF_SERVICE_PROVISION,
+    NonconformityCode.IMPOSSIBLE_ORDER: MONITORING,
 }
 
 

@@ -38,7 +38,7 @@ def compute_clocks(
 
     def counted(moment: datetime) -> datetime:
         # In person, a dossier received after the cut-off counts from the next working day.
-        if history.channel is Channel.IN_PERSON:
+        if history.channel is Channel.IN_PERSON and rules.in_person_transfer:
             return calendar.transfer_after_cutoff(moment, cutoff)
         return moment
 

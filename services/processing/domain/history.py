@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.processing.domain.inputs import ClockStop
+from shared.calendar import WorkingCalendar
 from shared.contracts.events import (
     Channel,
     DossierAccepted,
@@ -40,6 +42,8 @@ _STATUS: dict[EventType, int | None] = {
     EventType.RESULT_RETURNED: 10,
     EventType.APOLOGY_ISSUED: None,
 }
+
+_CLOSED = frozenset({3, 7, 8, 9, 10})
 
 Terminal = DossierNotAccepted | DossierWithdrawn | DossierStopped
 
@@ -83,8 +87,9 @@ class DossierHistory:
     channel: Channel | None
     submitted: DossierSubmitted | None
     accepted: DossierAccepted | None
-    resolved: DossierResolved | None
+    resolved: DossierResolved | DossierResultReturned | None  # the event that stops the clock
     returned: DossierResultReturned | None
+    resolution: DossierResolved | None  # the dossier.resolved event itself, whatever stops the clock
     terminal: Terminal | None  # the first of not_accepted / withdrawn / stopped
     supplement_requests: tuple[DossierSupplementRequested, ...]
     pauses: tuple[SupplementPause, ...]
@@ -105,8 +110,12 @@ class DossierHistory:
         return None
 
 
-def fold(events: Iterable[DossierEvent]) -> DossierHistory:
-    """Read one dossier's events (any order, duplicates allowed) into its facts."""
+def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
+    """Read one dossier's events (any order, duplicates allowed) into its facts.
+
+    ``resolved`` is the first event of the ``clock_stop`` kind: the resolution, or (a profile
+    whose law stops the clock at the hand-over) the return of the result.
+    """
     ordered = dedupe_and_order(events)
     if not ordered:
         raise ValueError("a dossier assessment needs at least one event")
@@ -123,7 +132,9 @@ def fold(events: Iterable[DossierEvent]) -> DossierHistory:
     steps: list[DossierStepCompleted] = []
     for e in ordered:
         new_status = _STATUS[e.event_type]
-        if new_status is not None:
+        # Once closed (refused, withdrawn, stopped, resolved, returned) the status only moves
+        # forward: a step recorded after the resolution does not make it "being processed" again.
+        if new_status is not None and (status not in _CLOSED or new_status > status):
             status = new_status
         if isinstance(e, DossierSubmitted):
             submitted = submitted or e
@@ -156,11 +167,27 @@ def fold(events: Iterable[DossierEvent]) -> DossierHistory:
         channel=channel,
         submitted=submitted,
         accepted=accepted,
-        resolved=resolved,
+        resolved=returned if clock_stop is ClockStop.RESULT_RETURNED else resolved,
         returned=returned,
+        resolution=resolved,
         terminal=terminal,
         supplement_requests=tuple(requests),
         pauses=tuple(pauses),
         apologies=tuple(apologies),
         steps=tuple(steps),
     )
+
+
+def check_dates(history: DossierHistory, calendar: WorkingCalendar) -> None:
+    """Refuse a dossier any of whose dates lies outside the calendar's date window.
+
+    The date as written (in the event's own offset) is checked, so even 9999-12-31T23:00-05:00
+    is refused cleanly instead of overflowing when converted.
+    """
+    window = calendar.window
+    for e in history.events:
+        window.check(e.occurred_at.date(), f"event {e.event_id} ({e.event_type.value}) occurred_at")
+        if isinstance(e, DossierAccepted) and e.payload.appointed_return_at is not None:
+            window.check(e.payload.appointed_return_at.date(), f"event {e.event_id} appointed_return_at")
+        if isinstance(e, DossierApologyIssued):
+            window.check(e.payload.new_appointment_at.date(), f"event {e.event_id} new_appointment_at")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from shared.calendar import Duration
@@ -18,6 +19,14 @@ from shared.contracts.registry import IsoProcessRecord, ProcedureRecord, QmsReco
 
 if TYPE_CHECKING:
     from shared.settings import CommonSettings
+
+
+class ClockStop(StrEnum):
+    """The event that stops a dossier's clock (a legal profile's choice)."""
+
+    RESOLVED = "resolved"  # Đã xử lý xong (Vietnam)
+    RESULT_RETURNED = "result_returned"  # Đã trả kết quả
+
 
 # QMS states in which the agency has announced (công bố) its scope and applies it.
 _ANNOUNCED_STATES = frozenset({QmsState.ANNOUNCED, QmsState.UPDATING, QmsState.REANNOUNCED})
@@ -33,12 +42,24 @@ class ClockRules:
     ``apology_lead_working_days``: the apology (phiếu xin lỗi) must be issued at least this many
     working days before the due moment.
     ``apology_resets_allowed``: how many times the return date may be reset by an apology.
+    ``clock_stop``: the event that stops the clock (the legal profile's; ``resolved`` in Vietnam).
+    ``rule_codes``: the rule codes that apply (the legal profile's); None = all of them.
+    ``in_person_transfer``: False when the law has no cut-off (the clock starts at reception).
+    ``observed_until``: the end of a historical log; a dossier still open then is censored.
     """
 
     in_person_cutoff: time
     supplement_window_working_days: Decimal
     apology_lead_working_days: Decimal
     apology_resets_allowed: int = 1
+    clock_stop: ClockStop = ClockStop.RESOLVED
+    rule_codes: frozenset[str] | None = None
+    in_person_transfer: bool = True
+    observed_until: datetime | None = None
+
+    def applies(self, code: str) -> bool:
+        """Whether rule ``code`` is switched on (``rule_codes`` None: every rule is)."""
+        return self.rule_codes is None or code in self.rule_codes
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> ClockRules:

@@ -239,9 +239,12 @@ _FILTERS: dict[str, dict[str, str]] = {
     "calendar_override": {},
     "api_token": {"role": "data->>'role' = {}", "subject": "data->>'subject' = {}"},
 }
+_FILTERS["legal_profile"] = {"code": "data->>'code' = {}"}
+
 _ORDER = {
     "iso_process": "data->>'agency_code', data->>'procedure_code', (data->>'version')::int",
     "calendar_override": "(data->>'year')::int",
+    "legal_profile": "data->>'code', (data->>'version')::int",
 }
 
 

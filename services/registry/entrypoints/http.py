@@ -30,6 +30,7 @@ from shared.contracts.registry import (
     CalendarOverrideRecord,
     IsoObligation,
     IsoProcessRecord,
+    LegalProfileRecord,
     ProcedureRecord,
     QmsRecord,
     QmsState,
@@ -171,6 +172,7 @@ class AgencyIn(BaseModel):
     predecessor_codes: list[str] = Field(default_factory=list)
     successor_code: str | None = None
     reorganisation_basis: str | None = None
+    legal_profile: str | None = None
 
     def record(self) -> AgencyRecord:
         data = self.model_dump()
@@ -433,6 +435,53 @@ async def delete_calendar(year: int, request: Request, conn: Conn, who: Who) -> 
     deleted = await handlers.delete_entity(conn, who, "calendar_override", str(year))
     _relay(request).poke()
     return {"deleted": year, "revision": deleted.version}
+
+
+# --- legal profiles ----------------------------------------------------------------------------
+
+
+def _profile_id(code: str, version: int) -> str:
+    return f"{code}|{version}"
+
+
+@router.put("/legal-profiles/{code}/{version}", tags=["legal profiles"], status_code=200)
+async def put_legal_profile(
+    code: str,
+    version: int,
+    body: LegalProfileRecord,
+    request: Request,
+    response: Response,
+    conn: Conn,
+    who: Who,
+) -> dict[str, Any]:
+    """One version of a legal profile: the law dossiers of the procedures and agencies naming it are
+    judged by (time zone, holidays, roll-over, office hours, cut-off, clock stop, rule codes)."""
+    _same("code", code, body.code)
+    _same("version", version, body.version)
+    return _written(request, response, await handlers.put_legal_profile(conn, _ctx(request), who, body))
+
+
+@router.get("/legal-profiles/{code}/{version}", tags=["legal profiles"])
+async def get_legal_profile(code: str, version: int, conn: Conn) -> dict[str, Any]:
+    return _out(await _found(conn, "legal_profile", _profile_id(code, version)))
+
+
+@router.get("/legal-profiles", tags=["legal profiles"])
+async def list_legal_profiles(
+    conn: Conn, code: str | None = None, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    page = await repository.page(conn, "legal_profile", {"code": code}, limit, offset)
+    return _page(page, limit, offset)
+
+
+@router.delete("/legal-profiles/{code}/{version}", tags=["legal profiles"])
+async def delete_legal_profile(
+    code: str, version: int, request: Request, conn: Conn, who: Who
+) -> dict[str, Any]:
+    entity_id = _profile_id(code, version)
+    deleted = await handlers.delete_entity(conn, who, "legal_profile", entity_id)
+    _relay(request).poke()
+    return {"deleted": entity_id, "revision": deleted.version}
 
 
 # --- imports -----------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ an admin bearer token (``tthc up`` prints one).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel
 
 from services.replay.domain.mapping import Mapping
-from shared.contracts.registry import QmsRecord
+from shared.contracts.registry import LegalProfileRecord, QmsRecord
 
 
 class RegistryError(RuntimeError):
@@ -21,7 +22,7 @@ class RegistryError(RuntimeError):
 
 
 class RegistryClient:
-    """Thin client of ``/api/v1`` for the four entities a replay may create."""
+    """Thin client of ``/api/v1`` for the entities a replay may create."""
 
     def __init__(self, base_url: str, token: str | None, transport: httpx.AsyncBaseTransport | None = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -62,12 +63,85 @@ class RegistryClient:
         await self._call("PUT", path, record)
         return "created"
 
-    async def ensure(self, mapping: Mapping) -> dict[str, str]:
-        """Create what the mapping's ``[registry]`` asks for; returns entity → what happened."""
+    async def _legal_profiles(self, code: str) -> list[LegalProfileRecord]:
+        found = await self._call("GET", f"/legal-profiles?code={code}&limit=200")
+        fields = LegalProfileRecord.model_fields
+        return [
+            LegalProfileRecord.model_validate({k: v for k, v in item.items() if k in fields})
+            for item in found.json().get("items", [])
+        ]
+
+    async def profile_versions(
+        self, mapping: Mapping, observed_until: datetime | None
+    ) -> list[LegalProfileRecord]:
+        """The profile version(s) the replay writes so the log is judged by its own law and end.
+
+        Inline: the mapping's definition. A censored log of a named profile (or of the Vietnamese
+        default ``VN``): a copy of every version of it under the mapping's judging code, carrying
+        the log's end. A live log of a named profile: nothing (the registry's profile applies).
+        """
+        inline = mapping.inline_profile(observed_until)
+        if inline is not None:
+            return [inline]
+        code = mapping.judging_profile
+        if code is None or mapping.log.end == "live":
+            return []
+        versions = await self._legal_profiles(mapping.named_profile)
+        if not versions:
+            versions = [
+                LegalProfileRecord(
+                    code=mapping.named_profile,
+                    version=1,
+                    effective_from=date(2000, 1, 1),
+                    name="Vietnamese law (default)",
+                )
+            ]
+        return [
+            v.model_copy(
+                update={
+                    "code": code,
+                    "name": f"{v.name} — log {mapping.log.source}",
+                    "observed_until": observed_until,
+                }
+            )
+            for v in versions
+        ]
+
+    async def ensure_profile(self, mapping: Mapping, observed_until: datetime | None) -> dict[str, str]:
+        """Create the profile version(s) the log needs if missing (``observed_until`` = its end if known)."""
+        done: dict[str, str] = {}
+        for v in await self.profile_versions(mapping, observed_until):
+            done[f"legal profile {v.entity_id}"] = await self._create_if_missing(
+                f"/legal-profiles/{v.code}/{v.version}", v
+            )
+        return done
+
+    async def record_log_end(self, mapping: Mapping, observed_until: datetime) -> dict[str, str]:
+        """Write the end of the log into the profile version(s) the replay made (censoring its open cases)."""
+        done: dict[str, str] = {}
+        for v in await self.profile_versions(mapping, observed_until):
+            path = f"/legal-profiles/{v.code}/{v.version}"
+            found = await self._call("GET", path)
+            fields = LegalProfileRecord.model_fields
+            if found.status_code == 200:
+                current = LegalProfileRecord.model_validate(
+                    {k: x for k, x in found.json().items() if k in fields}
+                )
+                if current.observed_until is not None:
+                    done[f"legal profile {v.entity_id}"] = "end of log kept"
+                    continue
+                v = current.model_copy(update={"observed_until": observed_until})
+            await self._call("PUT", path, v)
+            done[f"legal profile {v.entity_id}"] = f"end of log {observed_until.isoformat()}"
+        return done
+
+    async def ensure(self, mapping: Mapping, observed_until: datetime | None = None) -> dict[str, str]:
+        """Create what the mapping's ``[registry]`` and ``[profile]`` ask for; returns entity → what happened."""
         done: dict[str, str] = {}
         agency = mapping.agency_record()
         if agency is not None:
             done[f"agency {agency.code}"] = await self._create_if_missing(f"/agencies/{agency.code}", agency)
+        done |= await self.ensure_profile(mapping, observed_until)
         procedure = mapping.procedure_record()
         if procedure is not None:
             done[f"procedure {procedure.code}"] = await self._create_if_missing(

@@ -3,17 +3,18 @@
 A mapping is TOML. It names the log's attributes (case id, activity, timestamp, unit),
 says which activity becomes which event type or step, which case attributes carry the
 appointed return date and the channel, which case attributes are moments of events of
-their own (e.g. the case's end date as the resolution), and which registry entries
-(agency, procedure, QMS scope, ISO process) the log implies.
+their own (e.g. the case's end date as the resolution), which registry entries (agency,
+procedure, QMS scope, ISO process) the log implies, which legal profile judges it, and how
+the log ends (censored: cases open at its end are "open at end of log"; or live).
 """
 
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.registry import (
     AgencyLevel,
@@ -21,6 +22,7 @@ from shared.contracts.registry import (
     IsoObligation,
     IsoProcessRecord,
     IsoStep,
+    LegalProfileRecord,
     ProcedureRecord,
     QmsRecord,
     QmsState,
@@ -68,6 +70,8 @@ class LogColumns(BaseModel):
     naive_timezone: str | None = None
     unmapped_activities: Literal["skip", "error"] = "skip"
     csv_delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    end: Literal["censored", "live"] = "censored"
+    end_at: AwareDatetime | None = None
 
 
 class DossierNaming(BaseModel):
@@ -171,6 +175,23 @@ class RegistryEntries(BaseModel):
     iso_process: IsoProcessEntry | None = None
 
 
+class ProfileEntry(BaseModel):
+    """``[profile]``: the legal profile judging the log's dossiers (docs/replay.md).
+
+    ``code`` alone names a registry profile; any other key defines the profile inline (the
+    fields of the registry's legal profile; ``version`` 1 and ``effective_from`` 2000-01-01
+    unless given).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    code: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.\-_]+$")]
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class Mapping(BaseModel):
     """A whole mapping file."""
 
@@ -183,6 +204,42 @@ class Mapping(BaseModel):
     activities: dict[str, ActivityRule]
     case_events: tuple[CaseEventRule, ...] = ()
     registry: RegistryEntries = Field(default_factory=RegistryEntries)
+    profile: ProfileEntry | None = None
+
+    @model_validator(mode="after")
+    def _inline_profile_is_valid(self) -> Mapping:
+        self.inline_profile(None)  # raises with the field at fault
+        return self
+
+    # --- the law and the end of the log -------------------------------------------------------
+
+    def inline_profile(self, observed_until: datetime | None) -> LegalProfileRecord | None:
+        """The profile the mapping defines inline (None when it names one or none)."""
+        if self.profile is None or not self.profile.definition:
+            return None
+        data: dict[str, Any] = {"version": 1, "effective_from": date(2000, 1, 1), "name": self.profile.code}
+        data |= self.profile.definition | {"code": self.profile.code}
+        if data.get("in_person_cutoff") == "none":  # TOML has no null
+            data["in_person_cutoff"] = None
+        if self.log.end == "censored":
+            data["observed_until"] = observed_until
+        return LegalProfileRecord.model_validate(data)
+
+    @property
+    def named_profile(self) -> str:
+        """The registry profile a censored copy is made of (the named one, else the Vietnamese ``VN``)."""
+        return self.profile.code if self.profile is not None else "VN"
+
+    @property
+    def judging_profile(self) -> str | None:
+        """The profile code the procedure names: inline → its code; a censored log of a named (or
+        the default) profile → a copy ``<named>.<source>`` that carries the log's end; a live log
+        → the named profile, or none (the deployment's default)."""
+        if self.profile is not None and self.profile.definition:
+            return self.profile.code
+        if self.log.end == "live":
+            return self.profile.code if self.profile is not None else None
+        return f"{self.named_profile}.{self.log.source}"[:64]
 
     @model_validator(mode="after")
     def _reasons_and_channels(self) -> Mapping:
@@ -223,6 +280,7 @@ class Mapping(BaseModel):
             level=p.level,
             statutory_time=p.statutory_time,
             legal_basis=p.legal_basis,
+            legal_profile=self.judging_profile,
         )
 
     def qms_record(self, existing: QmsRecord | None) -> QmsRecord | None:
