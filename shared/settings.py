@@ -146,16 +146,6 @@ class CommonSettings(BaseSettings):
         return value
 
     # Bounds of the ingress contract (shared/contracts/events.py, issues #11 and #12).
-    event_earliest_date: date = Field(
-        default=date(2000, 1, 1),
-        description="no date of an event may lie before this day (→ 422 / dead letter)",
-    )
-    event_years_ahead: int = Field(
-        default=5,
-        ge=0,
-        le=100,
-        description="no date of an event may lie more than this many years after today",
-    )
     event_max_depth: int = Field(
         default=8,
         ge=3,
@@ -180,7 +170,7 @@ class CommonSettings(BaseSettings):
     def contract_limits(self) -> ContractLimits:
         """The ingress contract's bounds as these settings configure them (``set_contract_limits``)."""
         return ContractLimits(
-            self.event_earliest_date, self.event_years_ahead, self.event_max_depth, self.event_max_bytes
+            self.date_window_start, self.date_window_years_ahead, self.event_max_depth, self.event_max_bytes
         )
 
     def date_window(self, today: date | None = None) -> DateWindow:

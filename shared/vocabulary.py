@@ -50,6 +50,7 @@ OUTCOME: Words = {
     Outcome.NOT_ACCEPTED: ("Không được tiếp nhận", "Not accepted"),
     Outcome.WITHDRAWN: ("Rút hồ sơ", "Withdrawn"),
     Outcome.STOPPED: ("Dừng xử lý", "Stopped"),
+    Outcome.OPEN_AT_END: ("Còn mở khi hết nhật ký", "Open at the end of the log"),
 }
 
 #: Corrective-action lifecycle of a nonconformity (ISO 9001:2015 clause 10.2).
@@ -154,6 +155,15 @@ RULES: dict[str, tuple[str, str, str, str]] = {
         "Thủ tục không thuộc phạm vi HTQLCL đã công bố của cơ quan, hoặc chưa có quy trình ISO.",
         "Outside the ISO scope",
         "The procedure is not in the agency's announced ISO scope, or has no ISO process.",
+    ),
+    NonconformityCode.IMPOSSIBLE_ORDER: (
+        "Dữ liệu sai trình tự thời gian",
+        "Các sự kiện của hồ sơ không thể xảy ra theo thứ tự thời gian đã ghi (ví dụ: giải quyết trước khi "
+        "tiếp nhận); hồ sơ không được xếp loại trước hạn / đúng hạn / quá hạn cho đến khi phần mềm một cửa "
+        "gửi lại thời điểm đúng.",
+        "Impossible order of events",
+        "The dossier's milestones were recorded in an order that cannot happen (e.g. resolved before "
+        "accepted); it is not judged until the data is corrected.",
     ),
 }
 

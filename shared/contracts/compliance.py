@@ -61,34 +61,6 @@ class NonconformityCode(StrEnum):
 DATA_QUALITY_CODES = frozenset({NonconformityCode.IMPOSSIBLE_ORDER})
 """Codes that say the dossier's data cannot be judged, rather than that a rule was broken."""
 
-RULE_NAMES_VI: dict[NonconformityCode, str] = {
-    NonconformityCode.LATE: "Giải quyết quá hạn",
-    NonconformityCode.OVERDUE: "Hồ sơ đang quá hạn",
-    NonconformityCode.STEP_LATE: "Bước xử lý quá hạn",
-    NonconformityCode.STEP_OVERDUE: "Bước xử lý đang quá hạn",
-    NonconformityCode.STEP_SKIPPED: "Bỏ qua bước của quy trình",
-    NonconformityCode.STEP_ORDER: "Sai trình tự các bước",
-    NonconformityCode.WRONG_UNIT: "Sai đơn vị thực hiện",
-    NonconformityCode.APPOINTMENT: "Ngày hẹn trả vượt thời hạn giải quyết",
-    NonconformityCode.APOLOGY_MISSING: "Thiếu phiếu xin lỗi và hẹn lại ngày trả kết quả",
-    NonconformityCode.APOLOGY_LATE: "Phiếu xin lỗi muộn hoặc hẹn lại quá số lần",
-    NonconformityCode.SUPPLEMENT_LATE: "Yêu cầu bổ sung hồ sơ quá hạn",
-    NonconformityCode.SUPPLEMENT_REPEATED: "Yêu cầu bổ sung hồ sơ quá 01 lần",
-    NonconformityCode.OUT_OF_SCOPE: "Ngoài phạm vi áp dụng HTQLCL",
-    NonconformityCode.IMPOSSIBLE_ORDER: "Dữ liệu sai trình tự thời gian",
-}
-"""The Vietnamese name of each rule code, for screens and exports (names, not codes)."""
-
-RULE_EXPLANATIONS_VI: dict[NonconformityCode, str] = {
-    NonconformityCode.IMPOSSIBLE_ORDER: (
-        "Các sự kiện của hồ sơ không thể xảy ra theo thứ tự thời gian đã ghi (ví dụ: giải quyết trước "
-        "khi tiếp nhận, trả kết quả trước khi giải quyết). Hồ sơ không được xếp loại trước hạn / đúng "
-        "hạn / quá hạn cho đến khi phần mềm một cửa gửi lại thời điểm đúng."
-    ),
-}
-"""Why a data-quality code was raised and what to do, in Vietnamese."""
-
-
 class ControlSlipRow(BaseModel):
     """One row of the control slip (phiếu kiểm soát quá trình giải quyết hồ sơ, Circular 01/2018 form 05)."""
 

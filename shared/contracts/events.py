@@ -59,8 +59,8 @@ _STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 @dataclass(frozen=True)
 class ContractLimits:
     """Bounds of the ingress contract; the services set them from their settings
-    (``TTHC_EVENT_EARLIEST_DATE``, ``TTHC_EVENT_YEARS_AHEAD``, ``TTHC_EVENT_MAX_DEPTH``,
-    ``TTHC_EVENT_MAX_BYTES``) with :func:`set_contract_limits`.
+    (``TTHC_DATE_WINDOW_START``, ``TTHC_DATE_WINDOW_YEARS_AHEAD`` — the engine's window too —
+    ``TTHC_EVENT_MAX_DEPTH``, ``TTHC_EVENT_MAX_BYTES``) with :func:`set_contract_limits`.
 
     Every date of an event must lie in [earliest, today + years_ahead]: a year 3025 typo would
     otherwise be accepted and then break every calendar computation (issue #11). Depth and size

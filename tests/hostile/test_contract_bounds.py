@@ -97,7 +97,7 @@ def test_the_date_window_is_2000_to_five_years_ahead_by_default() -> None:
 
 
 def test_the_window_comes_from_the_settings() -> None:
-    settings = CommonSettings(event_earliest_date=date(2020, 1, 1), event_years_ahead=0)
+    settings = CommonSettings(date_window_start=date(2020, 1, 1), date_window_years_ahead=0)
     set_contract_limits(settings.contract_limits())
     assert fields_of({**BASE, "occurred_at": "2019-06-01T12:00:00+07:00"}) == ["occurred_at"]
     tomorrow = date.today() + timedelta(days=1)

@@ -26,7 +26,15 @@ from shared.calendar import (
     DurationUnit,
     WorkingCalendar,
 )
-from shared.contracts.events import Channel, DossierEvent, EventType, dossier_event_adapter
+from shared.contracts.events import (
+    Channel,
+    ContractLimits,
+    DossierEvent,
+    EventType,
+    contract_limits,
+    dossier_event_adapter,
+    set_contract_limits,
+)
 from shared.contracts.registry import LegalProfileRecord
 from tests.unit.test_engine_fixtures import (
     AGENCY,
@@ -45,6 +53,21 @@ WINDOW = DateWindow.ending_years_after(date(2000, 1, 1), date(2026, 12, 3), 5)
 NOW = datetime(2026, 12, 3, 9, tzinfo=VN)
 # Well under the 26 s the unbounded index burned; generous for a shared 2-core machine.
 FAST_SECONDS = 2.0
+
+
+class _NoContractWindow(ContractLimits):
+    def latest(self, today: date) -> date:
+        return date.max
+
+
+@pytest.fixture(autouse=True)
+def histories_that_bypass_the_contract() -> Any:
+    """The ingress refuses these dates (shared/contracts/events.py), but the engine must hold on its
+    own too: events stored under a wider window, or read back from the store, never pass the ingress."""
+    before = contract_limits()
+    set_contract_limits(_NoContractWindow(earliest=date.min))
+    yield
+    set_contract_limits(before)
 
 
 def fresh_calendar() -> WorkingCalendar:

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.contracts.compliance import (
-    DATA_QUALITY_CODES,
-    RULE_EXPLANATIONS_VI,
-    RULE_NAMES_VI,
-    NonconformityCode,
-    Outcome,
-)
+from shared.contracts.compliance import Outcome
 from tests.unit.test_engine_fixtures import Dossier, at, codes, only
 
 
@@ -72,12 +66,6 @@ def test_a_possible_order_is_judged_as_before() -> None:
     assert a.outcome is Outcome.EARLY
     assert a.processing_working_days == 4.0
     assert codes(a) == []
-
-
-def test_every_rule_code_has_a_vietnamese_name_and_data_quality_codes_an_explanation() -> None:
-    assert set(RULE_NAMES_VI) == set(NonconformityCode)
-    assert all(name.strip() and name[0].isupper() for name in RULE_NAMES_VI.values())
-    assert DATA_QUALITY_CODES <= set(RULE_EXPLANATIONS_VI)
 
 
 @pytest.mark.parametrize("late_kind", ["step", "supplement_requested", "supplement_received", "withdrawn"])

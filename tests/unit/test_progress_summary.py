@@ -89,9 +89,12 @@ def test_the_simulator_bar_and_summary_give_the_same_rate(
 
 
 class SlowRegistry:
-    async def ensure(self, mapping: Any) -> dict[str, str]:
+    async def ensure(self, mapping: Any, observed_until: Any = None) -> dict[str, str]:
         await asyncio.sleep(SETUP_SECONDS)
         return {"procedures": "1 created"}
+
+    async def record_log_end(self, mapping: Any, end: Any) -> dict[str, str]:
+        return {}
 
     async def aclose(self) -> None:
         return None
