@@ -10,6 +10,7 @@ under test; then the ranking must be by total points within each level.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 import tomllib
@@ -24,6 +25,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from openpyxl import load_workbook
 
 from services.reporting.bootstrap import create_app
 from services.reporting.settings import ReportingSettings
@@ -33,6 +35,7 @@ from services.simulator.simulate import Options, encoded, generate
 from shared.kafka import TopicSpec, ensure_topics
 from shared.settings import CommonSettings, Topics
 from tests.conftest import Infra, create_database
+from tests.integration.test_reporting_exports import render
 
 pytestmark = pytest.mark.integration
 
@@ -158,7 +161,9 @@ def hand_points(rules: dict[str, Any], agency: str, events: list[dict[str, Any]]
 OUTCOME: dict[str, str] = {}
 
 
-async def test_index766_points_of_a_simulated_province_and_ranking(infra: Infra, unique: str) -> None:
+async def test_index766_points_of_a_simulated_province_and_ranking(
+    infra: Infra, unique: str, tmp_path: Path
+) -> None:
     options = Options(dossiers=400, seed=766, violation_rate=0.3, reference=REFERENCE)
     _, dossiers = generate(CommonSettings(), options)
     OUTCOME.update({d.code: d.outcome.value for d in dossiers})
@@ -225,6 +230,10 @@ async def test_index766_points_of_a_simulated_province_and_ranking(infra: Infra,
             doc = r.json()
             district = await c.get("/api/v1/reports/index766?period=2025-05&agency=000.00.21.SIM")
             bad = await c.get("/api/v1/reports/index766?period=2025-05&version=1999")
+            files = {
+                f: await c.get(f"/api/v1/reports/index766?period=2025-05&format={f}")
+                for f in ("csv", "xlsx", "pdf")
+            }
 
     rules = tomllib.loads(DATA.read_text(encoding="utf-8"))
     rows = {row["agency_code"]: row for row in doc["rows"]}
@@ -256,3 +265,15 @@ async def test_index766_points_of_a_simulated_province_and_ranking(infra: Infra,
     }  # fmt: skip
     assert bad.status_code == 422 and "2022" in bad.json()["detail"]
     assert orjson.loads(orjson.dumps(doc["rules"]))["source"].startswith("Quyết định số 766/QĐ-TTg")
+
+    # exported through the printed-form description: names not codes, Vietnamese formats
+    top = max(doc["rows"], key=lambda r: r["total_points"])
+    csv_text = files["csv"].content.decode("utf-8-sig")
+    assert top["name"] in csv_text and f"{top['total_points']:.2f}".replace(".", ",") in csv_text
+    wb = load_workbook(io.BytesIO(files["xlsx"].content))
+    assert wb.sheetnames == ["Điểm QĐ 766", "Điểm chỉ số thành phần"]
+    cells = [c for row in wb["Điểm QĐ 766"].iter_rows(values_only=True) for c in row if c is not None]
+    assert top["name"] in cells and top["total_points"] in cells and "TỔNG CỘNG" in cells
+    assert f"1/{top['ranked_among']}" in cells
+    pages, text = render(files["pdf"].content, tmp_path)
+    assert pages == 2 and "BỘ CHỈ SỐ PHỤC VỤ NGƯỜI DÂN" in text and top["name"] in text
