@@ -32,6 +32,7 @@ from services.reporting.settings import ReportingSettings
 from services.simulator.domain.province import build_province
 from services.simulator.domain.scenario import SimulatedDossier
 from services.simulator.simulate import Options, encoded, generate
+from shared.auth import hash_token
 from shared.kafka import TopicSpec, ensure_topics
 from shared.settings import CommonSettings, Topics
 from tests.conftest import Infra, create_database
@@ -41,23 +42,37 @@ pytestmark = pytest.mark.integration
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 REFERENCE = datetime(2025, 6, 16, tzinfo=TZ)
+DISTRICT = "000.00.21.SIM"
 MAY = (datetime(2025, 5, 1, tzinfo=TZ), datetime(2025, 6, 1, tzinfo=TZ))
 DATA = Path(__file__).parents[2] / "services/reporting/data/decision766_2022.toml"
 
 
-def registry_changes() -> list[bytes]:
+OFFICER = "tthc_officer-token-of-district-21-0123456789"
+
+
+def registry_changes() -> list[dict[str, Any]]:
+    """The simulated province's agencies, and an officer of district 21."""
     province = build_province()
-    return [
-        json.dumps(
-            {
-                "entity": "agency",
-                "entity_id": a.code,
-                "version": 1,
-                "changed_at": "2025-01-01T00:00:00+07:00",
-                "data": a.model_dump(mode="json"),
-            },
-            ensure_ascii=False,
-        ).encode()
+    token = {
+        "entity": "api_token",
+        "entity_id": hash_token(OFFICER),
+        "version": 1,
+        "changed_at": "2025-01-01T00:00:00+07:00",
+        "data": {
+            "token_hash": hash_token(OFFICER),
+            "subject": "o@x.vn",
+            "role": "officer",
+            "agency_code": DISTRICT,
+        },
+    }
+    return [token] + [
+        {
+            "entity": "agency",
+            "entity_id": a.code,
+            "version": 1,
+            "changed_at": "2025-01-01T00:00:00+07:00",
+            "data": a.model_dump(mode="json"),
+        }
         for a in province.agencies
     ]
 
@@ -193,7 +208,11 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
         [TopicSpec(topics.dossier_events, 3), TopicSpec(topics.compliance, 3), TopicSpec(topics.registry, 1)],
     )
     servers = infra.bootstrap_servers
-    await produce(servers, topics.registry, [(c[:20], c) for c in registry_changes()])
+    await produce(
+        servers,
+        topics.registry,
+        [(f"{c['entity']}:{c['entity_id']}".encode(), orjson.dumps(c)) for c in registry_changes()],
+    )
     await produce(servers, topics.dossier_events, [(key, body) for _, key, body, _ in stream])
     assessed = [d for d in dossiers if d.accepted_at is not None]
     await produce(servers, topics.compliance, [(d.code.encode(), assessment(d)) for d in assessed])
@@ -215,20 +234,25 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
                     await conn.fetchrow(
                         "SELECT (SELECT count(*) FROM reporting.index766_facts),"
                         " (SELECT count(*) FROM reporting.dossier_facts),"
-                        " (SELECT count(*) FROM reporting.agencies)"
+                        " (SELECT count(*) FROM reporting.agencies) + (SELECT count(*) FROM reporting.api_tokens)"
                     )
                 )
-            if state == (len(with_facts), len(assessed), 13):
+            if state == (len(with_facts), len(assessed), 14):
                 break
             await asyncio.sleep(0.3)
-        assert state == (len(with_facts), len(assessed), 13)
+        assert state == (len(with_facts), len(assessed), 14)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://reporting"
         ) as c:
             r = await c.get("/api/v1/reports/index766?period=2025-05")
             assert r.status_code == 200, r.text
             doc = r.json()
-            district = await c.get("/api/v1/reports/index766?period=2025-05&agency=000.00.21.SIM")
+            district = await c.get(f"/api/v1/reports/index766?period=2025-05&agency={DISTRICT}")
+            officer = {"Authorization": f"Bearer {OFFICER}"}
+            own = await c.get("/api/v1/reports/index766?period=2025-05", headers=officer)
+            other = await c.get(
+                "/api/v1/reports/index766?period=2025-05&agency=000.00.22.SIM", headers=officer
+            )
             bad = await c.get("/api/v1/reports/index766?period=2025-05&version=1999")
             files = {
                 f: await c.get(f"/api/v1/reports/index766?period=2025-05&format={f}")
@@ -260,9 +284,12 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
 
     # scoped to a district: the district and its communes only
     assert district.status_code == 200
+    assert len(district.json()["rows"]) >= 3
     assert {row["agency_code"] for row in district.json()["rows"]} <= {
         "000.00.21.SIM", "101.00.21.SIM", "102.00.21.SIM", "103.00.21.SIM",
     }  # fmt: skip
+    assert own.status_code == 200 and own.json()["rows"] == district.json()["rows"]  # an officer: its subtree
+    assert other.status_code == 403 and "subtree" in other.json()["detail"]
     assert bad.status_code == 422 and "2022" in bad.json()["detail"]
     assert orjson.loads(orjson.dumps(doc["rules"]))["source"].startswith("Quyết định số 766/QĐ-TTg")
 
