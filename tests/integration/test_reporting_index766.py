@@ -213,7 +213,13 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
         topics.registry,
         [(f"{c['entity']}:{c['entity_id']}".encode(), orjson.dumps(c)) for c in registry_changes()],
     )
-    await produce(servers, topics.dossier_events, [(key, body) for _, key, body, _ in stream])
+    garbage = [
+        (b"x", b"not an event"),
+        (b"y", b'{"event_type": "dossier.accepted", "payload": {"digitized": 1}}'),
+    ]
+    sent = [(key, body) for _, key, body, _ in stream]
+    # invalid events (processing dead-letters them) are skipped without stopping the partition
+    await produce(servers, topics.dossier_events, sent[:50] + garbage + sent[50:])
     assessed = [d for d in dossiers if d.accepted_at is not None]
     await produce(servers, topics.compliance, [(d.code.encode(), assessment(d)) for d in assessed])
     with_facts = {
