@@ -37,6 +37,6 @@ async def handle_dossier_events(ctx: ReportingContext, values: Sequence[bytes], 
             )
     if events:
         async with ctx.pool.acquire() as conn, conn.transaction():
-            await index766.record(conn, events)
+            await index766.record(conn, events, ctx.tz)
     metrics.BATCH_SECONDS.labels("reporting", "dossier_events").observe(time.perf_counter() - started)
     metrics.MESSAGES_CONSUMED.labels("reporting", "dossier_events").inc(len(values))

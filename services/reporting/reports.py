@@ -425,7 +425,9 @@ async def index766_report(
     """
     r = index766.rules(version)
     flows = await flows_per_agency(conn, b, agencies)
-    events = await index766_store.measures_by_agency(conn, b.start, b.end, agencies, r.satisfied_at_least)
+    events = await index766_store.measures_by_agency(
+        conn, b.period.first, b.period.end_exclusive, agencies, r.satisfied_at_least
+    )
     infos = await views.agency_infos(conn)
     codes = sorted(set(flows) | set(events))
     rows = []

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 from pydantic import ValidationError
 
-from services.reporting.adapters.index766 import statements
+from services.reporting.adapters.index766 import changes
 from services.reporting.domain.forms import Frame
 from services.reporting.domain.index766 import index766_form, parse_rules, rank, rules, score
+from services.reporting.domain.index766_facts import measures
 from services.simulator.simulate import Options, generate
-from shared.contracts.events import parse_dossier_event
+from shared.contracts.events import DossierEvent, parse_dossier_event
 from shared.settings import CommonSettings
 from tests.unit.test_simulator import REFERENCE
 
@@ -104,26 +107,59 @@ def test_events_without_the_new_fields_serialise_as_before() -> None:
         parse_dossier_event(json.dumps(returned))
 
 
-def test_each_event_type_sets_its_own_facts() -> None:
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _events() -> list[DossierEvent]:
     base = {
         "source": "t", "dossier_code": "000.00.13.H13-250310-0001", "agency_code": "000.00.13.H13",
         "procedure_code": "1.004845",
     }  # fmt: skip
-    events = [
-        parse_dossier_event(json.dumps(base | {"event_id": str(i), "occurred_at": f"2025-03-1{i}T08:00:00+07:00", **e}))
-        for i, e in enumerate(
+    return [
+        parse_dossier_event(json.dumps(base | {"event_id": str(i), "occurred_at": at, **e}))
+        for i, (at, e) in enumerate(
             [
-                {"event_type": "dossier.accepted", "payload": {"channel": 1, "digitized": True}},
-                {"event_type": "dossier.fee_paid", "payload": {"amount": "1.00", "online": True}},
-                {"event_type": "dossier.resolved", "payload": {"result_digitized": False}},
-                {"event_type": "dossier.result_returned", "payload": {}},  # not rated: no fact
-                {"event_type": "dossier.result_returned", "payload": {"satisfaction": 4}},
-                {"event_type": "dossier.step_completed", "payload": {"step_code": "B1", "from_unit": "x"}},
+                ("2025-03-10T08:00:00+07:00", {"event_type": "dossier.accepted", "payload": {"channel": 1, "digitized": True}}),
+                ("2025-03-11T09:00:00+07:00", {"event_type": "dossier.fee_paid", "payload": {"amount": "1.00"}}),
+                ("2025-03-12T09:00:00+07:00", {"event_type": "dossier.fee_paid", "payload": {"amount": "2.00", "online": True}}),
+                ("2025-03-31T23:30:00+07:00", {"event_type": "dossier.resolved", "payload": {"result_digitized": False}}),
+                ("2025-04-01T10:00:00+07:00", {"event_type": "dossier.result_returned", "payload": {}}),
+                ("2025-04-02T10:00:00+07:00", {"event_type": "dossier.result_returned", "payload": {"satisfaction": 4}}),
+                ("2025-03-10T09:00:00+07:00", {"event_type": "dossier.step_completed", "payload": {"step_code": "B1", "from_unit": "x"}}),
             ]
         )
     ]  # fmt: skip
-    rows = [[r[3] for r in rs] for rs in statements(events).values()]
-    assert rows == [[True], [False], [True], [4]]  # accepted, resolved, fee, rated
+
+
+def test_facts_are_booked_on_their_events_local_days_whatever_the_order() -> None:
+    events = _events()
+    a = "000.00.13.H13"
+    expected = {
+        (a, date(2025, 3, 10)): Counter({"accepted": 1, "accepted_digitized": 1}),
+        (a, date(2025, 3, 11)): Counter(
+            {"fees_paid": 1, "fees_paid_online": 1}
+        ),  # first payment; one was online
+        (a, date(2025, 3, 31)): Counter({"resolved_events": 1}),  # 23:30 local, 16:30 UTC: still 31/03
+        (a, date(2025, 4, 2)): Counter({"rated_4": 1}),
+    }
+    _, forwards = changes({}, events, TZ)
+    facts, backwards = changes({}, list(reversed(events)) + events, TZ)  # any order, delivered twice
+    assert forwards == backwards == expected
+    # a later rating replaces the first: the counters move from one day and level to the other
+    again = parse_dossier_event(
+        events[5].model_dump_json().replace('"satisfaction":4', '"satisfaction":2').replace("04-02", "04-03")
+    )
+    changed, moved = changes(facts, [again], TZ)
+    assert moved == {
+        (a, date(2025, 4, 2)): Counter({"rated_4": -1}),
+        (a, date(2025, 4, 3)): Counter({"rated_2": 1}),
+    }
+    assert changes(changed, [again, *events], TZ) == ({}, {})  # nothing new
+
+
+def test_measures_apply_the_data_files_satisfaction_threshold() -> None:
+    m = measures({"accepted": 3, "rated_2": 1, "rated_4": 2, "rated_5": 1}, R.satisfied_at_least)
+    assert m["rated"] == 4 and m["rated_satisfied"] == 3 and m["accepted"] == 3
 
 
 def test_the_simulator_generates_the_766_facts_and_their_ground_truth() -> None:

@@ -2,7 +2,7 @@
 -- TTHC_REPORTING_EVENTS_GROUP_ID): what the assessments do not carry — digitised dossier and
 -- result, online payment, the citizen's rating. Each column pair is set by its own event type;
 -- a later event of the same type wins (fees: the first payment's moment, online if any was), so a
--- redelivery or a replay in any order leaves the same row.
+-- redelivery or a replay in any order leaves the same row (domain/index766_facts.py).
 CREATE TABLE reporting.index766_facts (
     dossier_code     text PRIMARY KEY,
     agency_code      text NOT NULL,
@@ -15,8 +15,23 @@ CREATE TABLE reporting.index766_facts (
     rated_at         timestamptz,   -- dossier.result_returned with payload.satisfaction
     satisfaction     smallint CHECK (satisfaction BETWEEN 1 AND 5)
 );
--- a period's read takes the rows with one of the four moments inside it
-CREATE INDEX index766_by_accepted ON reporting.index766_facts (accepted_at);
-CREATE INDEX index766_by_resolved ON reporting.index766_facts (resolved_at);
-CREATE INDEX index766_by_fee ON reporting.index766_facts (fee_paid_at);
-CREATE INDEX index766_by_rated ON reporting.index766_facts (rated_at);
+
+-- The same facts counted per agency × local day, each on its event's day; a changed fact moves
+-- the counters by new − old. A period's measures are a sum over its days. Ratings are kept by
+-- level (1–5): what counts as satisfied is the data file's threshold, applied when reading.
+CREATE TABLE reporting.index766_daily (
+    agency_code        text NOT NULL,
+    day                date NOT NULL,
+    accepted           integer NOT NULL DEFAULT 0,
+    accepted_digitized integer NOT NULL DEFAULT 0,
+    resolved_events    integer NOT NULL DEFAULT 0,
+    results_digitized  integer NOT NULL DEFAULT 0,
+    fees_paid          integer NOT NULL DEFAULT 0,
+    fees_paid_online   integer NOT NULL DEFAULT 0,
+    rated_1            integer NOT NULL DEFAULT 0,
+    rated_2            integer NOT NULL DEFAULT 0,
+    rated_3            integer NOT NULL DEFAULT 0,
+    rated_4            integer NOT NULL DEFAULT 0,
+    rated_5            integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, agency_code)
+);
