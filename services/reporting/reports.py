@@ -428,6 +428,7 @@ async def index766_report(
     events = await index766_store.measures_by_agency(
         conn, b.period.first, b.period.end_exclusive, agencies, r.satisfied_at_least
     )
+    events = {code: m for code, m in events.items() if any(m.values())}  # moved out of the period
     infos = await views.agency_infos(conn)
     codes = sorted(set(flows) | set(events))
     rows = []
