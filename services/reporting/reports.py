@@ -407,12 +407,16 @@ async def close_periods(pool: Any, tz: ZoneInfo, now: datetime, kind: str, start
 # --- Decision 766 scored index ----------------------------------------------------------------
 
 
-def _measures(flow: dict[str, int] | None, events: dict[str, int] | None) -> dict[str, int]:
-    """An agency's measures: the assessments' flows (indicators) and the dossier events' counts."""
+def _measures(
+    flow: dict[str, int] | None, events: dict[str, int] | None, external: dict[str, int] | None
+) -> dict[str, int]:
+    """An agency's measures: the assessments' flows (indicators), the dossier events' counts and
+    the imported figures."""
     ind = indicators(flow or {})
     out = {k: int(ind[k]) for k in ("received", "received_online", "resolved", "resolved_on_time")}
     out["resolved_index_on_time"] = int(ind["resolved_index_on_time"])
-    return out | {k: (events or {}).get(k, 0) for k in index766.EVENT_MEASURES}
+    out |= {k: (events or {}).get(k, 0) for k in index766.EVENT_MEASURES}
+    return out | {k: (external or {}).get(k, 0) for k in index766.EXTERNAL_MEASURES}
 
 
 async def index766_report(
@@ -429,13 +433,14 @@ async def index766_report(
         conn, b.period.first, b.period.end_exclusive, agencies, r.satisfied_at_least
     )
     events = {code: m for code, m in events.items() if any(m.values())}  # moved out of the period
+    external = await index766_store.external_by_agency(conn, b.period.first, b.period.end_exclusive, agencies)
     infos = await views.agency_infos(conn)
-    codes = sorted(set(flows) | set(events))
+    codes = sorted(set(flows) | set(events) | set(external))
     rows = []
     levels: dict[str, dict[str, int]] = {}
     total: dict[str, int] = dict.fromkeys(index766.MEASURES, 0)
     for code in codes:
-        m = _measures(flows.get(code), events.get(code))
+        m = _measures(flows.get(code), events.get(code), external.get(code))
         level = infos[code].level if code in infos else "other"
         add_counts(levels.setdefault(level, dict.fromkeys(index766.MEASURES, 0)), m)
         add_counts(total, m)
@@ -455,3 +460,20 @@ async def index766_report(
         ],
         "totals": {"measures": total} | index766.score(r, total),
     }
+
+
+class UnknownAgencies(ValueError):
+    """Imported figures name agencies the registry copy does not know."""
+
+
+async def import_index766_external(
+    conn: Conn, month: date, rows: Sequence[tuple[str, str, int]], at: datetime, by: str
+) -> None:
+    """Store imported Decision 766 figures of a month, every agency known to the registry copy."""
+    unknown = sorted({agency for agency, _, _ in rows} - set(await views.agency_codes(conn)))
+    if unknown:
+        raise UnknownAgencies(
+            f"rows[].agency_code: unknown agencies {', '.join(unknown[:5])}; use the registry's agency codes"
+        )
+    async with conn.transaction():
+        await index766_store.put_external(conn, month, rows, at, by)

@@ -48,24 +48,31 @@ DATA = Path(__file__).parents[2] / "services/reporting/data/decision766_2022.tom
 
 
 OFFICER = "tthc_officer-token-of-district-21-0123456789"
+ADMIN = "tthc_admin-token-of-the-province-0123456789"
 
 
 def registry_changes() -> list[dict[str, Any]]:
-    """The simulated province's agencies, and an officer of district 21."""
+    """The simulated province's agencies, an officer of district 21 and an admin."""
     province = build_province()
-    token = {
-        "entity": "api_token",
-        "entity_id": hash_token(OFFICER),
-        "version": 1,
-        "changed_at": "2025-01-01T00:00:00+07:00",
-        "data": {
-            "token_hash": hash_token(OFFICER),
-            "subject": "o@x.vn",
-            "role": "officer",
-            "agency_code": DISTRICT,
-        },
-    }
-    return [token] + [
+    tokens = [
+        {
+            "entity": "api_token",
+            "entity_id": hash_token(token),
+            "version": 1,
+            "changed_at": "2025-01-01T00:00:00+07:00",
+            "data": {
+                "token_hash": hash_token(token),
+                "subject": subject,
+                "role": role,
+                "agency_code": agency,
+            },
+        }
+        for token, subject, role, agency in (
+            (OFFICER, "o@x.vn", "officer", DISTRICT),
+            (ADMIN, "a@x.vn", "admin", None),
+        )
+    ]
+    return tokens + [
         {
             "entity": "agency",
             "entity_id": a.code,
@@ -121,9 +128,11 @@ def in_may(at: str | datetime) -> bool:
     return MAY[0] <= moment < MAY[1]
 
 
-def hand_points(rules: dict[str, Any], agency: str, events: list[dict[str, Any]]) -> dict[str, Decimal]:
-    """Points of one agency in May from the raw events, by the data file's formulas (linear,
-    rounded to 2 decimals per indicator; a zero denominator or an external source earns 0)."""
+def hand_points(
+    rules: dict[str, Any], agency: str, events: list[dict[str, Any]], imported: dict[str, int]
+) -> dict[str, Decimal]:
+    """Points of one agency in May from the raw events and the figures imported for it, by the data
+    file's formulas (linear, rounded to 2 decimals per indicator; a zero denominator earns 0)."""
     mine = [e for e in events if e["agency_code"] == agency]
     last: dict[tuple[str, str], dict[str, Any]] = {}  # (dossier, type) → its last event (duplicates: same)
     fees: dict[str, list[dict[str, Any]]] = {}
@@ -156,13 +165,15 @@ def hand_points(rules: dict[str, Any], agency: str, events: list[dict[str, Any]]
         "fees_paid_online": sum(any(x["payload"].get("online") for x in p) for p in paid),
         "rated": len(rated),
         "rated_satisfied": sum(e["payload"]["satisfaction"] >= rules["satisfied_at_least"] for e in rated),
+        "procedures_published_on_time": imported.get("procedures_published_on_time", 0),
+        "procedures_to_publish": imported.get("procedures_to_publish", 0),
     }
     out: dict[str, Decimal] = {}
     total = Decimal(0)
     for g in rules["groups"]:
         got = Decimal(0)
         for i in g["indicators"]:
-            if i.get("source") == "external" or not m[i["denominator"]]:
+            if not m[i["denominator"]]:
                 continue
             got += (Decimal(i["points"]) * m[i["numerator"]] / m[i["denominator"]]).quantize(
                 Decimal("0.01"), ROUND_HALF_UP
@@ -184,6 +195,8 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
     OUTCOME.update({d.code: d.outcome.value for d in dossiers})
     stream = encoded(dossiers, options)  # raw events with the simulator's duplicates
     events = [event for _, _, _, event in stream]
+    agencies = sorted({e["agency_code"] for e in events})
+    busiest = sorted(agencies, key=lambda a: (-sum(e["agency_code"] == a for e in events), a))[:2]
     assert any("satisfaction" in e["payload"] for e in events)
     assert any(e["event_type"] == "dossier.fee_paid" and e["payload"].get("online") for e in events)
 
@@ -243,13 +256,41 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
                         " (SELECT count(*) FROM reporting.agencies) + (SELECT count(*) FROM reporting.api_tokens)"
                     )
                 )
-            if state == (len(with_facts), len(assessed), 14):
+            if state == (len(with_facts), len(assessed), 15):
                 break
             await asyncio.sleep(0.3)
-        assert state == (len(with_facts), len(assessed), 14)
+        assert state == (len(with_facts), len(assessed), 15)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://reporting"
         ) as c:
+            # the figures the events cannot carry: imported by an admin for one of the two agencies
+            figures = {
+                "month": "2025-05",
+                "rows": [
+                    {"agency_code": busiest[0], "measure": "procedures_published_on_time", "value": 9},
+                    {"agency_code": busiest[0], "measure": "procedures_to_publish", "value": 12},
+                ],
+            }
+            url = "/api/v1/reports/index766/external"
+            assert (await c.put(url, json=figures)).status_code == 401
+            assert (
+                await c.put(url, json=figures, headers={"Authorization": f"Bearer {OFFICER}"})
+            ).status_code == 403
+            admin = {"Authorization": f"Bearer {ADMIN}"}
+            unknown = await c.put(
+                url,
+                json={**figures, "rows": [{**figures["rows"][0], "agency_code": "9.9.SIM"}]},
+                headers=admin,
+            )
+            assert unknown.status_code == 422 and "9.9.SIM" in unknown.json()["detail"]
+            typo = await c.put(
+                url, json={**figures, "rows": [{**figures["rows"][0], "measure": "published"}]}, headers=admin
+            )
+            assert typo.status_code == 422 and "measure" in typo.text
+            assert (await c.put(url, json=figures, headers=admin)).json() == {
+                "month": "2025-05",
+                "imported": 2,
+            }
             r = await c.get("/api/v1/reports/index766?period=2025-05")
             assert r.status_code == 200, r.text
             doc = r.json()
@@ -267,15 +308,16 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
 
     rules = tomllib.loads(DATA.read_text(encoding="utf-8"))
     rows = {row["agency_code"]: row for row in doc["rows"]}
-    busiest = sorted(rows, key=lambda a: -sum(e["agency_code"] == a for e in events))[:2]
+    imported = {busiest[0]: {"procedures_published_on_time": 9, "procedures_to_publish": 12}}
     for agency in busiest:
-        want = hand_points(rules, agency, events)
+        want = hand_points(rules, agency, events, imported.get(agency, {}))
         got = rows[agency]
         assert Decimal(str(got["total_points"])) == want["total"], agency
         assert {g["code"]: Decimal(str(g["points"])) for g in got["groups"]} == {
             g["code"]: want[g["code"]] for g in rules["groups"]
         }, agency
         assert want["total"] > 0
+    assert rows[busiest[0]]["groups"][0]["points"] == 13.5  # 18 × 9 / 12
 
     # ranking: within each level, by total points (ties share a rank)
     by_level: dict[str, list[dict[str, Any]]] = {}

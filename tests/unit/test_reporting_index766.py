@@ -88,6 +88,8 @@ def test_a_data_file_whose_points_do_not_add_up_is_refused_naming_the_group() ->
         parse_rules(text)
     with pytest.raises(ValidationError, match="numerator"):
         parse_rules(text.replace("points=90", "points=100").replace('"received_online"', '"typo"'))
+    with pytest.raises(ValidationError, match="source 'external' goes with imported measures"):
+        parse_rules(text.replace("points=90", "points=100") + 'source="external"\n')
     with pytest.raises(ValueError, match="shipped: 2022"):
         rules("1999")
 

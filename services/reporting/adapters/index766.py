@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.reporting.domain.index766_facts import (
@@ -105,3 +105,38 @@ async def measures_by_agency(
         list(agencies) if agencies is not None else None,
     )
     return {r["agency_code"]: measures(dict(r), satisfied_at_least) for r in rows}
+
+
+async def put_external(
+    conn: Conn, month: date, rows: Sequence[tuple[str, str, int]], at: datetime, by: str
+) -> None:
+    """Store imported (agency, measure, value) figures of a month; a later import replaces a figure."""
+    await conn.executemany(
+        """
+        INSERT INTO reporting.index766_external (agency_code, month, measure, value, imported_at, imported_by)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (month, agency_code, measure) DO UPDATE
+        SET value = excluded.value, imported_at = excluded.imported_at, imported_by = excluded.imported_by
+        """,
+        [(agency, month, measure, value, at, by) for agency, measure, value in rows],
+    )
+
+
+async def external_by_agency(
+    conn: Conn, first: date, end: date, agencies: Sequence[str] | None
+) -> dict[str, dict[str, int]]:
+    """Per agency, the imported figures of the months whose first day lies in [first, end)."""
+    rows = await conn.fetch(
+        """
+        SELECT agency_code, measure, sum(value)::bigint AS value FROM reporting.index766_external
+        WHERE month >= $1 AND month < $2 AND ($3::text[] IS NULL OR agency_code = ANY($3::text[]))
+        GROUP BY agency_code, measure
+        """,
+        first,
+        end,
+        list(agencies) if agencies is not None else None,
+    )
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r["agency_code"], {})[r["measure"]] = int(r["value"])
+    return out

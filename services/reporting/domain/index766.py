@@ -34,7 +34,10 @@ EVENT_MEASURES = (
     "rated",
     "rated_satisfied",
 )
-MEASURES = FLOW_MEASURES + EVENT_MEASURES
+#: imported per agency and month (``PUT /api/v1/reports/index766/external``)
+EXTERNAL_MEASURES = ("procedures_published_on_time", "procedures_to_publish")
+MEASURES = FLOW_MEASURES + EVENT_MEASURES + EXTERNAL_MEASURES
+ExternalMeasure = Literal["procedures_published_on_time", "procedures_to_publish"]
 Measure = Literal[
     "received",
     "received_online",
@@ -49,6 +52,8 @@ Measure = Literal[
     "fees_paid_online",
     "rated",
     "rated_satisfied",
+    "procedures_published_on_time",
+    "procedures_to_publish",
 ]
 _CENT = Decimal("0.01")
 
@@ -67,8 +72,14 @@ class Indicator(_Strict):
 
     @model_validator(mode="after")
     def _formula(self) -> Indicator:
-        if self.source == "events" and (self.numerator is None or self.denominator is None):
-            raise ValueError(f"indicator {self.code!r}: an events indicator needs numerator and denominator")
+        if self.numerator is None or self.denominator is None:
+            raise ValueError(f"indicator {self.code!r}: a formula needs numerator and denominator")
+        external = self.numerator in EXTERNAL_MEASURES and self.denominator in EXTERNAL_MEASURES
+        if external != (self.source == "external"):
+            raise ValueError(
+                f"indicator {self.code!r}: source 'external' goes with imported measures "
+                f"({', '.join(EXTERNAL_MEASURES)}), 'events' with the others"
+            )
         return self
 
 
@@ -170,9 +181,7 @@ def score(r: Rules, measures: Mapping[str, int]) -> dict[str, Any]:
         items = []
         earned = Decimal(0)
         for i in g.indicators:
-            if i.source == "external" or i.numerator is None or i.denominator is None:
-                items.append({"code": i.code, "points": 0.0, "rate": None, "measured": False})
-                continue
+            assert i.numerator is not None and i.denominator is not None  # validated
             num, den = measures.get(i.numerator, 0), measures.get(i.denominator, 0)
             p = _points(i.points, num, den) if den else Decimal(0)
             earned += p
@@ -254,7 +263,7 @@ def index766_form(doc: Mapping[str, Any], frame: Frame) -> Form:
     note = (
         f"Cách tính theo {rules_doc['decision']} (dữ liệu phiên bản {rules_doc['version']}): điểm chỉ số = điểm tối đa × "
         "tử số / mẫu số; cấp và toàn tỉnh tính trên số liệu cộng dồn; “–”: không có hồ sơ để tính (0 điểm); "
-        "nhóm công khai, minh bạch chưa có dữ liệu nhập (0 điểm)."
+        "chỉ số nhập từ nguồn ngoài (công khai, minh bạch): 0 điểm khi chưa nhập."
     )
     return Form(
         frame,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -19,7 +19,7 @@ from services.reporting.adapters import snapshots as snapshot_store
 from services.reporting.domain import forms
 from services.reporting.domain.form06 import level_label
 from services.reporting.domain.forms import Column
-from services.reporting.domain.index766 import INDEX766_TITLE, index766_form
+from services.reporting.domain.index766 import INDEX766_TITLE, ExternalMeasure, index766_form
 from services.reporting.domain.index766 import rules as index766_rules
 from services.reporting.domain.periods import PeriodError, parse_period
 from services.reporting.domain.snapshots import PROVINCE, Report
@@ -341,6 +341,55 @@ async def index766(
     return await _form_answer(
         request, index766_form(doc, frame), format, f"diem_qd766_{b.period.label}", csv_body
     )
+
+
+class ExternalFigure(BaseModel):
+    """One imported figure of an agency for a month."""
+
+    agency_code: str = Field(min_length=1, max_length=40)
+    measure: ExternalMeasure = Field(
+        description="procedures_published_on_time or procedures_to_publish (the data file names them)"
+    )
+    value: int = Field(ge=0, le=10_000_000)
+
+
+class ExternalImport(BaseModel):
+    """Figures the events cannot carry (e.g. procedures published on time), for one month."""
+
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="2025-05")
+    rows: list[ExternalFigure] = Field(min_length=1, max_length=10_000)
+
+
+@router.put("/reports/index766/external", tags=["reports"])
+async def import_index766_external(
+    request: Request, body: ExternalImport, who: Annotated[Caller, Depends(caller)]
+) -> dict[str, Any]:
+    """Import the Decision 766 figures that come from outside the events, per agency for a month
+    (admin only; a later import of a figure replaces it; logged with the token)."""
+    if who is None:
+        raise Unauthorized("importing needs a bearer token: send 'Authorization: Bearer <token>'")
+    if who.role is not Role.ADMIN:
+        raise Forbidden(f"role {who.role.value!r} may read reports but not import figures; ask an admin")
+    month = date.fromisoformat(f"{body.month}-01")
+    async with _pool(request).acquire() as conn:
+        try:
+            await reports.import_index766_external(
+                conn,
+                month,
+                [(r.agency_code, r.measure, r.value) for r in body.rows],
+                _now(request),
+                who.subject,
+            )
+        except reports.UnknownAgencies as exc:
+            raise HTTPException(422, str(exc)) from exc
+    log.info(
+        "Decision 766 figures imported: %s, %d rows by %s (token %s)",
+        body.month,
+        len(body.rows),
+        who.subject,
+        who.token_id,
+    )
+    return {"month": body.month, "imported": len(body.rows)}
 
 
 NC_COLUMNS = (

@@ -35,3 +35,15 @@ CREATE TABLE reporting.index766_daily (
     rated_5            integer NOT NULL DEFAULT 0,
     PRIMARY KEY (day, agency_code)
 );
+
+-- Indicators the events cannot carry (e.g. procedures published on time), imported per agency and
+-- month by an admin (PUT /api/v1/reports/index766/external); the latest import of a figure wins.
+CREATE TABLE reporting.index766_external (
+    agency_code text NOT NULL,
+    month       date NOT NULL CHECK (extract(day FROM month) = 1),  -- the month's first day
+    measure     text NOT NULL,
+    value       integer NOT NULL CHECK (value >= 0),
+    imported_at timestamptz NOT NULL,
+    imported_by text NOT NULL,
+    PRIMARY KEY (month, agency_code, measure)
+);
