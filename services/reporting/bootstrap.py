@@ -17,6 +17,7 @@ from services.reporting.entrypoints.dashboard import install_dashboard
 from services.reporting.entrypoints.http import router
 from services.reporting.gauges import refresh_gauges
 from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
+from services.reporting.handlers_766 import handle_dossier_events
 from services.reporting.settings import ReportingSettings
 from shared.auth import BearerAuth, install_auth_errors
 from shared.dead_letters import RawMessage
@@ -49,6 +50,10 @@ def create_app(
     @broker.subscriber(settings.topics.registry, group_id=settings.reporting_registry_group_id, **common)
     async def on_registry(records: Any) -> None:
         await handle_registry_changes(holder["ctx"], _raw(records))
+
+    @broker.subscriber(settings.topics.dossier_events, group_id=settings.reporting_events_group_id, **common)
+    async def on_dossier_events(records: Any) -> None:  # the Decision 766 facts
+        await handle_dossier_events(holder["ctx"], [r.value for r in records], settings.topics.dossier_events)
 
     async def wire(r: Resources) -> Callable[[], Awaitable[None]]:
         await dead_letters.start()

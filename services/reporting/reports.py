@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.reporting.adapters import index766 as index766_store
 from services.reporting.adapters import snapshots, views
+from services.reporting.domain import index766
 from services.reporting.domain.cumulative import Weights, add_counts, weigh
 from services.reporting.domain.form06 import LEVELS, AgencyInfo, Sections, form06_numbers, layout
 from services.reporting.domain.forms import Frame
@@ -400,3 +402,78 @@ async def close_periods(pool: Any, tz: ZoneInfo, now: datetime, kind: str, start
                 )
             made.append(f"{report} {period.kind} {period.label}")
     return made
+
+
+# --- Decision 766 scored index ----------------------------------------------------------------
+
+
+def _measures(
+    flow: dict[str, int] | None, events: dict[str, int] | None, external: dict[str, int] | None
+) -> dict[str, int]:
+    """An agency's measures: the assessments' flows (indicators), the dossier events' counts and
+    the imported figures."""
+    ind = indicators(flow or {})
+    out = {k: int(ind[k]) for k in ("received", "received_online", "resolved", "resolved_on_time")}
+    out["resolved_index_on_time"] = int(ind["resolved_index_on_time"])
+    out |= {k: (events or {}).get(k, 0) for k in index766.EVENT_MEASURES}
+    return out | {k: (external or {}).get(k, 0) for k in index766.EXTERNAL_MEASURES}
+
+
+async def index766_report(
+    conn: Conn, b: Bounds, agency: str | None, agencies: Sequence[str] | None, version: str = "2022"
+) -> dict[str, Any]:
+    """Decision 766 points per agency (ranked within its level), per level and for the whole scope.
+
+    Levels and the scope are scored on their pooled measures (the data file's assumption), not as
+    averages of the agencies' points.
+    """
+    r = index766.rules(version)
+    flows = await flows_per_agency(conn, b, agencies)
+    events = await index766_store.measures_by_agency(
+        conn, b.period.first, b.period.end_exclusive, agencies, r.satisfied_at_least
+    )
+    events = {code: m for code, m in events.items() if any(m.values())}  # moved out of the period
+    external = await index766_store.external_by_agency(conn, b.period.first, b.period.end_exclusive, agencies)
+    infos = await views.agency_infos(conn)
+    codes = sorted(set(flows) | set(events) | set(external))
+    rows = []
+    levels: dict[str, dict[str, int]] = {}
+    total: dict[str, int] = dict.fromkeys(index766.MEASURES, 0)
+    for code in codes:
+        m = _measures(flows.get(code), events.get(code), external.get(code))
+        level = infos[code].level if code in infos else "other"
+        add_counts(levels.setdefault(level, dict.fromkeys(index766.MEASURES, 0)), m)
+        add_counts(total, m)
+        name = infos[code].name if code in infos else None
+        rows.append({"agency_code": code, "name": name, "level": level, "measures": m} | index766.score(r, m))
+    index766.rank(rows)
+    return {
+        "report": "index-766",
+        "period": b.describe(),
+        "agency": agency,
+        "rules": r.describe(),
+        "rows": rows,
+        "levels": [
+            {"level": lv, "agencies": sum(1 for x in rows if x["level"] == lv), "measures": m}
+            | index766.score(r, m)
+            for lv, m in sorted(levels.items())
+        ],
+        "totals": {"measures": total} | index766.score(r, total),
+    }
+
+
+class UnknownAgencies(ValueError):
+    """Imported figures name agencies the registry copy does not know."""
+
+
+async def import_index766_external(
+    conn: Conn, month: date, rows: Sequence[tuple[str, str, int]], at: datetime, by: str
+) -> None:
+    """Store imported Decision 766 figures of a month, every agency known to the registry copy."""
+    unknown = sorted({agency for agency, _, _ in rows} - set(await views.agency_codes(conn)))
+    if unknown:
+        raise UnknownAgencies(
+            f"rows[].agency_code: unknown agencies {', '.join(unknown[:5])}; use the registry's agency codes"
+        )
+    async with conn.transaction():
+        await index766_store.put_external(conn, month, rows, at, by)

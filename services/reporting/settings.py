@@ -31,6 +31,10 @@ class ReportingSettings(CommonSettings):
     reporting_registry_group_id: str = Field(
         default="tthc-reporting-registry", description="consumer group of tthc.registry.v1"
     )
+    reporting_events_group_id: str = Field(
+        default="tthc-reporting-events",
+        description="consumer group of tthc.dossier-events.v1 (the Decision 766 facts; another id = a replay)",
+    )
     dashboard_default_language: str = Field(default="vi", pattern="^(vi|en)$")
     # The frame of the printed forms (issue #15): names, not codes, as the office signs them.
     reporting_unit_name: str = Field(

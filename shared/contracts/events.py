@@ -22,8 +22,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
+    model_serializer,
 )
 
 
@@ -123,6 +125,19 @@ class _Payload(BaseModel):
     model_config = _STRICT
 
 
+def _without_unset_766(
+    handler: SerializerFunctionWrapHandler, model: BaseModel, keys: tuple[str, ...]
+) -> Any:
+    """The Decision 766 fields (optional, added later) are left out when empty, so an event without
+    them serialises exactly as before they existed: older strict readers keep reading it."""
+    out = handler(model)
+    if isinstance(out, dict):
+        for k in keys:
+            if out.get(k) is None:
+                out.pop(k, None)
+    return out
+
+
 class SubmittedPayload(_Payload):
     channel: ChannelCode
 
@@ -132,6 +147,15 @@ class AcceptedPayload(_Payload):
     appointed_return_at: EventTime | None = Field(
         default=None, description="ngày hẹn trả: the return date written on the receipt"
     )
+    digitized: bool | None = Field(
+        default=None,
+        description="hồ sơ được số hóa: the dossier's papers were digitised at acceptance (Decision 766); "
+        "absent = not reported",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _without_unset_766(handler, self, ("digitized",))
 
 
 class ReasonPayload(_Payload):
@@ -162,6 +186,15 @@ class FeePayload(_Payload):
 
 class ResolvedPayload(_Payload):
     result_code: Code | None = None
+    result_digitized: bool | None = Field(
+        default=None,
+        description="kết quả được số hóa: the result was issued or digitised as an electronic document "
+        "(Decision 766); absent = not reported",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _without_unset_766(handler, self, ("result_digitized",))
 
 
 class ApologyPayload(_Payload):
@@ -169,6 +202,20 @@ class ApologyPayload(_Payload):
 
     new_appointment_at: EventTime
     reason: Text | None = None
+
+
+class ResultReturnedPayload(_Payload):
+    """The result handed back; the citizen's rating when given at the counter or on the portal."""
+
+    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        default=None,
+        description="mức độ hài lòng: the citizen's rating, 1 (rất không hài lòng) to 5 (rất hài lòng) "
+        "(Decision 766); absent = not rated",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _without_unset_766(handler, self, ("satisfaction",))
 
 
 class _Envelope(BaseModel):
@@ -249,7 +296,7 @@ class DossierResolved(_Envelope):
 
 class DossierResultReturned(_Envelope):
     event_type: Literal[EventType.RESULT_RETURNED]
-    payload: EmptyPayload = Field(default_factory=EmptyPayload)
+    payload: ResultReturnedPayload = Field(default_factory=ResultReturnedPayload)
 
 
 class DossierApologyIssued(_Envelope):

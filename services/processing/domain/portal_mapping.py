@@ -50,6 +50,7 @@ from shared.contracts.events import (
     OptionalReasonPayload,
     ReasonPayload,
     ResolvedPayload,
+    ResultReturnedPayload,
     StepCompletedPayload,
     SubmittedPayload,
 )
@@ -453,7 +454,7 @@ def map_update(update: PortalUpdate, state: PortalState | None, *, source: str) 
                 event_id=derived_event_id(code, "result_returned"),
                 event_type=EventType.RESULT_RETURNED,
                 occurred_at=u.NgayTra,
-                payload=EmptyPayload(),
+                payload=ResultReturnedPayload(),  # the portal's status data carries no rating
             )
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -19,6 +19,8 @@ from services.reporting.adapters import snapshots as snapshot_store
 from services.reporting.domain import forms
 from services.reporting.domain.form06 import level_label
 from services.reporting.domain.forms import Column
+from services.reporting.domain.index766 import INDEX766_TITLE, ExternalMeasure, index766_form
+from services.reporting.domain.index766 import rules as index766_rules
 from services.reporting.domain.periods import PeriodError, parse_period
 from services.reporting.domain.snapshots import PROVINCE, Report
 from services.reporting.entrypoints.access import Caller, caller
@@ -272,6 +274,122 @@ async def indicators(
     return await _form_answer(
         request, forms.indicators_form(doc, frame), format, f"qd766_{b.period.label}", csv_body
     )
+
+
+INDEX766_CSV_COLUMNS = (
+    Column("agency_code", "Mã cơ quan", "text"),
+    Column("name", "Tên cơ quan", "text"),
+    Column("level_name", "Cấp", "text"),
+    Column("rank", "Xếp hạng trong cấp", "integer"),
+    Column("ranked_among", "Số cơ quan cùng cấp", "integer"),
+    Column("total_points", "Tổng điểm", "decimal"),
+)
+
+
+@router.get("/reports/index766", tags=["reports"])
+async def index766(
+    request: Request,
+    period: PeriodQuery,
+    who: Annotated[Caller, Depends(caller)],
+    agency: AgencyQuery = None,
+    calendar: CalendarQuery = "calendar",
+    format: FormFormatQuery = "json",
+    version: Annotated[
+        str, Query(pattern=r"^[0-9A-Za-z_-]{1,20}$", description="version of the Decision 766 data (2022)")
+    ] = "2022",
+) -> Response:
+    """Decision 766/QĐ-TTg scored index: points out of 100 per agency (ranked within its level),
+    per level and for the whole scope; the rules (groups, indicators, points, assumptions) with it."""
+    b = bounds_of(request, period, calendar)
+    try:
+        index766_rules(version)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    async with _pool(request).acquire() as conn:
+        agencies = await scoped(conn, who, agency)
+        doc = await reports.index766_report(conn, b, agency, agencies, version)
+        if format == "json":
+            return JSONResponse(doc)
+        frame = await _frame(
+            request, conn, b, agency, form_code="Quyết định 766/QĐ-TTg", title=INDEX766_TITLE,
+            receiver=_settings(request).reporting_receiver_766, measure="Đơn vị tính: điểm",
+        )  # fmt: skip
+    groups = doc["rules"]["groups"]
+    columns = (
+        *INDEX766_CSV_COLUMNS,
+        *[Column(f"g_{g['code']}", f"{g['name']} (điểm)", "decimal") for g in groups],
+        *[
+            Column(f"i_{i['code']}", f"{i['name']} (điểm)", "decimal")
+            for g in groups
+            for i in g["indicators"]
+        ],
+    )
+
+    def flat(item: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in item.items() if k not in ("groups", "measures")}
+        for g in item["groups"]:
+            out[f"g_{g['code']}"] = g["points"]
+            for i in g["indicators"]:
+                out[f"i_{i['code']}"] = i["points"] if i["measured"] else None
+        return out
+
+    rows = [
+        *[{**flat(r), "level_name": level_label(r["level"])} for r in doc["rows"]],
+        {"agency_code": "", "name": "Tổng cộng", **flat(doc["totals"])},
+    ]
+    csv_body = exports.table_csv(columns, rows, request.app.state.tz)
+    return await _form_answer(
+        request, index766_form(doc, frame), format, f"diem_qd766_{b.period.label}", csv_body
+    )
+
+
+class ExternalFigure(BaseModel):
+    """One imported figure of an agency for a month."""
+
+    agency_code: str = Field(min_length=1, max_length=40)
+    measure: ExternalMeasure = Field(
+        description="procedures_published_on_time or procedures_to_publish (the data file names them)"
+    )
+    value: int = Field(ge=0, le=10_000_000)
+
+
+class ExternalImport(BaseModel):
+    """Figures the events cannot carry (e.g. procedures published on time), for one month."""
+
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="2025-05")
+    rows: list[ExternalFigure] = Field(min_length=1, max_length=10_000)
+
+
+@router.put("/reports/index766/external", tags=["reports"])
+async def import_index766_external(
+    request: Request, body: ExternalImport, who: Annotated[Caller, Depends(caller)]
+) -> dict[str, Any]:
+    """Import the Decision 766 figures that come from outside the events, per agency for a month
+    (admin only; a later import of a figure replaces it; logged with the token)."""
+    if who is None:
+        raise Unauthorized("importing needs a bearer token: send 'Authorization: Bearer <token>'")
+    if who.role is not Role.ADMIN:
+        raise Forbidden(f"role {who.role.value!r} may read reports but not import figures; ask an admin")
+    month = date.fromisoformat(f"{body.month}-01")
+    async with _pool(request).acquire() as conn:
+        try:
+            await reports.import_index766_external(
+                conn,
+                month,
+                [(r.agency_code, r.measure, r.value) for r in body.rows],
+                _now(request),
+                who.subject,
+            )
+        except reports.UnknownAgencies as exc:
+            raise HTTPException(422, str(exc)) from exc
+    log.info(
+        "Decision 766 figures imported: %s, %d rows by %s (token %s)",
+        body.month,
+        len(body.rows),
+        who.subject,
+        who.token_id,
+    )
+    return {"month": body.month, "imported": len(body.rows)}
 
 
 NC_COLUMNS = (

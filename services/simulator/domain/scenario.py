@@ -109,6 +109,10 @@ class SimulatedDossier:
     due_at: datetime | None = None  # legal due moment (after a supplement: restarted)
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    # Decision 766 facts (None: the event that carries it was not emitted)
+    digitized: bool | None = None
+    result_digitized: bool | None = None
+    satisfaction: int | None = None
 
     def truth(self) -> dict[str, Any]:
         """The ground-truth line of this dossier."""
@@ -129,7 +133,24 @@ class SimulatedDossier:
             "resolved_at": iso(self.resolved_at),
             "closed_at": iso(self.closed_at),
             "events": len(self.events),
+            "digitized": self.digitized,
+            "result_digitized": self.result_digitized,
+            "satisfaction": self.satisfaction,
         }
+
+
+def _facts766(events: list[Event]) -> dict[str, Any]:
+    """The ground truth of the Decision 766 facts: what the dossier's events say."""
+    found: dict[str, Any] = {}
+    for e in events:
+        p = e["payload"]
+        if e["event_type"] == "dossier.accepted" and "digitized" in p:
+            found["digitized"] = p["digitized"]
+        elif e["event_type"] == "dossier.resolved" and "result_digitized" in p:
+            found["result_digitized"] = p["result_digitized"]
+        elif e["event_type"] == "dossier.result_returned" and "satisfaction" in p:
+            found["satisfaction"] = p["satisfaction"]
+    return found
 
 
 class Rejected(Exception):
@@ -157,6 +178,11 @@ class _Draft:
     code: str
     index: int
     events: list[Event] = field(default_factory=list)
+
+    def facts766(self) -> random.Random:
+        """The Decision 766 draws (digitised, rated) come from their own seeded generator, keyed by
+        the dossier, so adding them left every other draw of the stream as it was."""
+        return random.Random(f"{self.sim.config.seed}:766:{self.code}")
 
     def emit(self, event_type: str, at: datetime, payload: dict[str, Any] | None = None) -> str:
         event_id = f"sim{self.sim.config.seed}-{self.index}-{len(self.events)}"
@@ -333,6 +359,8 @@ class Scenario:
         payload: dict[str, Any] = {"channel": int(d.channel)}
         if appointed is not None:
             payload["appointed_return_at"] = appointed.isoformat()
+        # online dossiers arrive as files; most paper ones are scanned at the counter
+        payload["digitized"] = d.channel is Channel.ONLINE or d.facts766().random() < 0.7
         return d.emit("dossier.accepted", accepted, payload)
 
     def _step(
@@ -358,10 +386,16 @@ class Scenario:
         resolved: datetime,
         codes: frozenset[C] | None = None,
     ) -> SimulatedDossier:
-        d.emit("dossier.resolved", resolved, {"result_code": "KQ"})
+        draws = d.facts766()
+        draws.random()  # the acceptance's draw
+        result_digitized = draws.random() < 0.8
+        d.emit("dossier.resolved", resolved, {"result_code": "KQ", "result_digitized": result_digitized})
         returned = resolved + timedelta(hours=self.rng.choice((1, 2, 20, 26, 50)))
+        satisfaction: int | None = None
         if returned < self.reference:
-            d.emit("dossier.result_returned", returned)
+            rated = draws.random() < 0.6
+            satisfaction = draws.choices((1, 2, 3, 4, 5), (3, 5, 12, 40, 40))[0] if rated else None
+            d.emit("dossier.result_returned", returned, {"satisfaction": satisfaction} if rated else None)
         if resolved > due:
             outcome = Outcome.LATE
         elif resolved.astimezone(self.calendar.tz).date() < due.astimezone(self.calendar.tz).date():
@@ -394,6 +428,7 @@ class Scenario:
             due_at=due,
             resolved_at=resolved,
             closed_at=closed,
+            **_facts766(d.events),
         )
 
     def _due(self, d: _Draft, accepted: datetime) -> tuple[datetime, datetime]:
