@@ -28,7 +28,7 @@ _COLOURS = {
 }
 _RESET = "\x1b[0m"
 _SERVICE_COLOUR = "\x1b[36m"
-_SHOWN_FIRST = ("ts", "level", "service", "logger", "msg", "exc")
+_SHOWN_FIRST = ("ts", "level", "service", "logger", "msg", "exc", "color_message")
 _print_lock = threading.Lock()
 
 
@@ -49,7 +49,7 @@ def human_line(service: str, level: str, message: str, *, colour: bool, when: st
     return f"{when} {service:<10} {level:<7} {message}"
 
 
-def format_json_line(raw: str, service: str, *, colour: bool) -> str:
+def format_json_line(raw: str, service: str, *, colour: bool, compact: bool = True) -> str:
     """One service log line made readable; a line that is not JSON is shown as it is."""
     raw = raw.rstrip("\n")
     try:
@@ -58,12 +58,13 @@ def format_json_line(raw: str, service: str, *, colour: bool) -> str:
             raise ValueError
     except ValueError:
         return human_line(service, "info", raw, colour=colour)
-    extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in _SHOWN_FIRST)
+    extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in _SHOWN_FIRST and v not in ("", None))
     message = str(entry.get("msg", ""))
     if extras:
         message = f"{message}  {extras}"
-    if entry.get("exc"):
-        message = f"{message}\n{entry['exc']}"
+    if entry.get("exc"):  # the console gets the exception's last line; the log file keeps the traceback
+        last = str(entry["exc"]).strip().splitlines()[-1:] or [""]
+        message = f"{message}  ({last[0]})" if compact else f"{message}\n{entry['exc']}"
     return human_line(
         str(entry.get("service", service)),
         str(entry.get("level", "info")),
@@ -125,10 +126,12 @@ def say(message: str, *, level: str = "info", colour: bool | None = None) -> Non
 # --- tthc logs ------------------------------------------------------------------------------
 
 
+SERVICE_LOGS = ("registry", "processing", "reporting")
+
+
 def log_files(logs_dir: Path, service: str | None) -> list[Path]:
-    if service:
-        return [logs_dir / f"{service}.log"]
-    return sorted(p for p in logs_dir.glob("*.log"))
+    """One log (a service, ``postgres`` or ``broker``), or the three services' logs."""
+    return [logs_dir / f"{name}.log" for name in ([service] if service else SERVICE_LOGS)]
 
 
 def _timestamp(raw: str) -> str:
@@ -150,7 +153,7 @@ def last_lines(files: list[Path], count: int) -> list[tuple[str, str]]:
     return [(service, line) for _, service, line in lines[-count:]]
 
 
-def follow(files: list[Path], poll_s: float = 0.3) -> Iterator[tuple[str, str]]:
+def follow_lines(files: list[Path], poll_s: float = 0.3) -> Iterator[tuple[str, str]]:
     """New lines of ``files`` as they are written (a rotated file is reopened)."""
     handles: dict[Path, IO[str]] = {}
     try:
@@ -177,3 +180,34 @@ def follow(files: list[Path], poll_s: float = 0.3) -> Iterator[tuple[str, str]]:
     finally:
         for f in handles.values():
             f.close()
+
+
+def run_logs(service: str | None, *, follow: bool, lines: int, as_json: bool, data_dir: Path | None) -> int:
+    """``tthc logs``: print, then optionally follow, the log files of ``tthc up``."""
+    from shared import runstate
+
+    state = runstate.load(data_dir)
+    folder = Path(state.logs_dir) if state and state.logs_dir else runstate.data_dir(data_dir) / "logs"
+    files = [p for p in log_files(folder, service) if p.exists()]
+    if not files:
+        what = f"no log of {service}" if service else "no logs"
+        print(
+            f"{what} in {folder}: start the system with `tthc up` in this folder, or give --data-dir",
+            file=sys.stderr,
+        )
+        return 1
+    colour = sys.stdout.isatty()
+
+    def show(svc: str, raw: str) -> None:
+        shown = raw.rstrip("\n") if as_json else format_json_line(raw, svc, colour=colour, compact=False)
+        print(shown, flush=True)
+
+    for svc, raw in last_lines(files, lines):
+        show(svc, raw)
+    if follow:
+        try:
+            for svc, raw in follow_lines(files):
+                show(svc, raw)
+        except KeyboardInterrupt:
+            pass
+    return 0
