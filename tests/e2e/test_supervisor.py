@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
+
+from shared import runstate
 
 from tests.e2e.system import RunningSystem, wait_gone
 
@@ -48,3 +58,91 @@ def test_restart_reuses_the_data_dir(tmp_path: Path) -> None:
             assert system.stop(signal.SIGINT) == 0
     assert (tmp_path / "state" / "pg" / "PG_VERSION").exists()
     assert any("migrations: 0 applied" in line for line in system.output)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "tthc-test-admin-token-0123456789abcdef"
+
+
+def _clone_into(dest: Path) -> None:
+    """The checkout as a user has it after `git clone`: tracked and new files, no venv, no data."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            target = dest / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def test_a_fresh_clone_in_a_private_home_folder_runs_and_keeps_its_data() -> None:
+    """`tthc up` from a clone in $HOME (0700, as root's is; a path with spaces): healthy, the other
+    commands find it, readable console with JSON log files, and a second start keeps the data."""
+    home = Path(tempfile.mkdtemp(prefix="tthc home ", dir="/tmp"))  # mode 0700, like /root
+    runtime = Path(tempfile.mkdtemp(prefix="tthc-pg-runtime-", dir="/tmp"))
+    runtime.chmod(0o755)  # stands for /var/lib/tthc: a folder of the project's own
+    try:
+        clone = home / "src" / "tthc monitor"
+        _clone_into(clone)
+        env = {
+            "HOME": str(home),
+            "PYTHONPATH": str(clone),  # the clone's code, with this venv's packages (no pip install)
+            "TTHC_ADMIN_TOKEN": TOKEN,
+            "TTHC_EMBEDDED_PG_ROOT": str(runtime),
+        }
+        imported = subprocess.run(
+            [sys.executable, "-c", "import services.cli.up as m; print(m.__file__)"],
+            cwd=clone,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert imported.startswith(str(clone)), imported
+        procedure = {
+            "code": "1.004845",
+            "name": "Thủ tục đăng ký chấm dứt giám hộ",
+            "field": "Hộ tịch",
+            "level": "Cấp xã",
+            "statutory_time": {"value": "2", "unit": "working_days"},
+        }
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        for run in (1, 2):
+            system = RunningSystem(None, env, cwd=clone)
+            try:
+                system.wait_for(r"all services healthy", timeout=120)
+                registry = system.url("registry")
+                if run == 1:
+                    put = httpx.put(f"{registry}/api/v1/procedures/1.004845", json=procedure, headers=headers)
+                    assert put.status_code == 200, put.text
+                    state = runstate.load(clone / ".tthc")
+                    assert state is not None and state.pid == system.proc.pid
+                    assert state.services["reporting"] == system.url("reporting")
+                    assert state.admin_token == TOKEN
+                    assert stat.S_IMODE((clone / ".tthc" / runstate.FILE_NAME).stat().st_mode) == 0o600
+                else:
+                    got = httpx.get(f"{registry}/api/v1/procedures/1.004845", headers=headers)
+                    assert got.status_code == 200, got.text
+                    assert got.json()["name"] == procedure["name"]
+            finally:
+                assert system.stop(signal.SIGINT) == 0
+            assert runstate.load(clone / ".tthc") is None
+            assert not (clone / ".tthc" / runstate.FILE_NAME).exists()
+        assert any("migrations: 0 applied" in line for line in system.output)
+        # nobody changed the permissions of the user's folders
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        # readable console; the services' JSON lines are in the log files
+        service_lines = [line for line in system.output if " registry " in line[:20]]
+        assert service_lines and not any(line.lstrip().startswith("{") for line in system.output)
+        logged = (clone / ".tthc" / "logs" / "registry.log").read_text().splitlines()
+        assert logged and all(
+            json.loads(line)["service"] == "registry" for line in logged if line.startswith("{")
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
