@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from shared import runstate
-
 from tests.e2e.system import RunningSystem, wait_gone
 
 pytestmark = pytest.mark.e2e
@@ -119,7 +118,7 @@ def test_a_fresh_clone_in_a_private_home_folder_runs_and_keeps_its_data() -> Non
                 registry = system.url("registry")
                 if run == 1:
                     put = httpx.put(f"{registry}/api/v1/procedures/1.004845", json=procedure, headers=headers)
-                    assert put.status_code == 200, put.text
+                    assert put.status_code == 201, put.text  # created
                     state = runstate.load(clone / ".tthc")
                     assert state is not None and state.pid == system.proc.pid
                     assert state.services["reporting"] == system.url("reporting")
