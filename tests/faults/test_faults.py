@@ -267,7 +267,13 @@ def reference(events: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFac
         assert not stream.rejected, stream.rejected[:3]
         stored = _quiesce(run, list(stream.accepted))
         assert len(stored) == len(events)
-        return _reports_settled(run)
+        reports = _reports_settled(run)
+        # something to compare: dossiers counted in Biểu 06 and findings in the register
+        assert reports["register"]["total"] > 0
+        assert any(v for k, v in reports["form06"]["totals"].items() if isinstance(v, int)), reports[
+            "form06"
+        ]["totals"]
+        return reports
     finally:
         run.system.stop(signal.SIGTERM)
 
