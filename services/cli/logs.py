@@ -211,3 +211,32 @@ def run_logs(service: str | None, *, follow: bool, lines: int, as_json: bool, da
         except KeyboardInterrupt:
             pass
     return 0
+
+
+class ConsoleHandler(logging.Handler):
+    """Log records of ``tthc up``'s own process (the demo stream, devstack) as readable console lines."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__(logging.INFO)
+        self.colour = colour
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+                message = f"{message}  ({type(exc).__name__}: {exc})"
+            name = "simulator" if record.name.startswith("tthc.simulator") else "tthc up"
+            with _print_lock:
+                print(human_line(name, record.levelname, message, colour=self.colour), flush=True)
+        except Exception:  # a log line must never break the caller
+            self.handleError(record)
+
+
+def log_to_console(colour: bool) -> None:
+    """Route this process's log records (not the services': they are children) to the console."""
+    root = logging.getLogger()
+    root.handlers[:] = [ConsoleHandler(colour)]
+    root.setLevel(logging.INFO)
+    for noisy in ("aiokafka", "httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

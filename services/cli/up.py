@@ -72,6 +72,7 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     colour = sys.stdout.isatty()
+    logs.log_to_console(colour)
 
     def say(text: str, level: str = "info") -> None:
         logs.say(text, level=level, colour=colour)

@@ -290,6 +290,7 @@ def faulted(
         stream.stop.set()
         run.system.stop(signal.SIGTERM)
         print("\nrecovery times (s):", {k: round(v, 1) for k, v in TIMINGS.items()})
+        print("".join(line for line in run.system.output if " tthc up " in line and "warning" in line))
 
 
 def _recover(run: Running, stream: Stream, name: str, since: float) -> float:
