@@ -189,3 +189,26 @@ def test_whether_the_server_user_can_reach_a_folder() -> None:
         assert can_reach(private / "clone", pwd.getpwnam("root"))
     finally:
         shutil.rmtree(top)
+
+
+def test_tthc_ups_own_log_records_are_one_readable_line_without_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from services.cli.logs import ConsoleHandler
+
+    logger = logging.getLogger("tthc.simulator.live")
+    handler = ConsoleHandler(colour=False)
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ConnectionError("registry not reachable")
+        except ConnectionError:
+            logger.exception("live simulation stopped")
+    finally:
+        logger.removeHandler(handler)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1
+    assert out[0].split()[1:4] == ["simulator", "error", "live"]
+    assert out[0].endswith("(ConnectionError: registry not reachable)")
