@@ -10,6 +10,7 @@ where everything is; it is removed on stop. Each service's JSON log lines go to
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -242,6 +243,7 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        logging.getLogger("tthc.simulator").setLevel(logging.CRITICAL)  # its services are going away
         live_stop.set()
         runstate.remove(data_dir)
         say("stopping services")
