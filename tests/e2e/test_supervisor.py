@@ -10,11 +10,13 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from services.reporting.settings import ReportingSettings
 from shared import runstate
 from tests.e2e.system import RunningSystem, wait_gone
 
@@ -124,6 +126,11 @@ def test_a_fresh_clone_in_a_private_home_folder_runs_and_keeps_its_data() -> Non
                     assert state.services["reporting"] == system.url("reporting")
                     assert state.admin_token == TOKEN
                     assert stat.S_IMODE((clone / ".tthc" / runstate.FILE_NAME).stat().st_mode) == 0o600
+                    # without --demo `tthc up` opens nothing: reporting keeps its own default
+                    anonymous = httpx.get(f"{system.url('reporting')}/api/v1/reports/form06?period=2026")
+                    assert anonymous.status_code == (
+                        401 if ReportingSettings().reporting_require_token else 200
+                    )
                 else:
                     got = httpx.get(f"{registry}/api/v1/procedures/1.004845", headers=headers)
                     assert got.status_code == 200, got.text
@@ -145,3 +152,21 @@ def test_a_fresh_clone_in_a_private_home_folder_runs_and_keeps_its_data() -> Non
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_demo_loads_data_and_opens_anonymous_report_reads_saying_so(tmp_path: Path) -> None:
+    system = RunningSystem(tmp_path / "state", {"TTHC_REPORTING_REQUIRE_TOKEN": "true"}, args=("--demo",))
+    try:
+        system.wait_for(r"running; press Ctrl-C", timeout=150)
+        assert any("demo: reporting answers anonymous reads" in line for line in system.output)
+        url = f"{system.url('reporting')}/api/v1/reports/form06?period={time.strftime('%Y')}"
+        deadline = time.monotonic() + 60
+        while True:  # the demo dossiers reach the report without a token
+            answer = httpx.get(url, timeout=10)
+            assert answer.status_code == 200, answer.text
+            if any(v for v in answer.json()["totals"].values() if isinstance(v, int)):
+                break
+            assert time.monotonic() < deadline, answer.json()["totals"]
+            time.sleep(1)
+    finally:
+        assert system.stop(signal.SIGTERM) == 0
