@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import time
@@ -171,7 +172,8 @@ def follow_lines(files: list[Path], poll_s: float = 0.3) -> Iterator[tuple[str, 
                         yield path.stem, line
                     line = f.readline()
                 try:
-                    if path.stat().st_size < f.tell():  # rotated
+                    now = path.stat()
+                    if now.st_ino != os.fstat(f.fileno()).st_ino or now.st_size < f.tell():  # rotated
                         f.close()
                         handles[path] = open(path, encoding="utf-8", errors="replace")
                 except OSError:

@@ -212,3 +212,31 @@ def test_tthc_ups_own_log_records_are_one_readable_line_without_traceback(
     assert len(out) == 1
     assert out[0].split()[1:4] == ["simulator", "error", "live"]
     assert out[0].endswith("(ConnectionError: registry not reachable)")
+
+
+def test_tthc_logs_follow_prints_new_lines_and_survives_a_rotation(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from services.cli.logs import follow_lines
+
+    log = tmp_path / "processing.log"
+    log.write_text("old line\n")
+
+    def write() -> None:
+        time.sleep(0.3)
+        with log.open("a") as f:
+            f.write("new line\n")
+        time.sleep(0.3)
+        log.rename(tmp_path / "processing.log.1")  # what RotatingFileHandler does
+        log.write_text("after rotation, a line longer than what was read before\n")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    lines = follow_lines([log], poll_s=0.02)
+    try:
+        assert next(lines) == ("processing", "new line\n")  # not the old one
+        assert next(lines) == ("processing", "after rotation, a line longer than what was read before\n")
+    finally:
+        lines.close()
+        writer.join()
