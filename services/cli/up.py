@@ -245,7 +245,8 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         logging.getLogger("tthc.simulator").setLevel(logging.CRITICAL)  # its services are going away
         live_stop.set()
-        runstate.remove(data_dir)
+        if (state := runstate.load(data_dir)) is not None and state.pid == os.getpid():
+            runstate.remove(data_dir)  # ours only: a refused second `tthc up` leaves the first one's
         say("stopping services")
         services = [c.proc for n, c in supervisor.children.items() if n in SERVICES and c.proc is not None]
         for proc in services:

@@ -126,6 +126,13 @@ def test_a_fresh_clone_in_a_private_home_folder_runs_and_keeps_its_data() -> Non
                     assert state.services["reporting"] == system.url("reporting")
                     assert state.admin_token == TOKEN
                     assert stat.S_IMODE((clone / ".tthc" / runstate.FILE_NAME).stat().st_mode) == 0o600
+                    # a second `tthc up` in the same checkout is refused and leaves the first alone
+                    second = RunningSystem(None, env, cwd=clone)
+                    assert second.proc.wait(60) == 1
+                    second._reader.join(5)
+                    assert any("another PostgreSQL" in line for line in second.output), second.output[-5:]
+                    assert runstate.load(clone / ".tthc") == state
+                    assert system.proc.poll() is None
                     # without --demo `tthc up` opens nothing: reporting keeps its own default
                     anonymous = httpx.get(f"{system.url('reporting')}/api/v1/reports/form06?period=2026")
                     assert anonymous.status_code == (
