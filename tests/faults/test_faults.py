@@ -312,6 +312,13 @@ def _recover(run: Running, stream: Stream, name: str, since: float) -> float:
     )
 
 
+def _status(p: psutil.Process) -> str:
+    try:
+        return str(p.status())
+    except psutil.NoSuchProcess:
+        return "gone"
+
+
 def _steady(stream: Stream, seconds: float = 2.0) -> None:
     before = len(stream.accepted)
     time.sleep(seconds)
@@ -346,6 +353,10 @@ def test_kill_9_postgres_heals(faulted: tuple[Running, Stream]) -> None:
     postmaster.kill()
     _recover(run, stream, "kill -9 PostgreSQL (postmaster)", t0)
     assert any("postgres restarted" in line for line in run.system.output)
+    deadline = time.monotonic() + 15  # the dead postmaster's backends exit and are reaped: no zombie stays
+    while zombies := [p for p in run.system.descendants() if _status(p) == psutil.STATUS_ZOMBIE]:
+        assert time.monotonic() < deadline, f"zombies left: {zombies}"
+        time.sleep(0.5)
 
 
 def test_sigstop_postgres_for_20_s_heals(faulted: tuple[Running, Stream]) -> None:
