@@ -240,3 +240,50 @@ def test_tthc_logs_follow_prints_new_lines_and_survives_a_rotation(tmp_path: Pat
     finally:
         lines.close()
         writer.join()
+
+
+@pytest.mark.parametrize("console", ["human", "json", "none"])
+def test_each_service_line_is_kept_verbatim_and_shown_as_the_console_setting_says(
+    console: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from services.cli.logs import LogPump, rotating_file
+
+    raw = json.dumps(
+        {"ts": "2026-12-03T05:04:03+00:00", "level": "info", "service": "registry", "msg": "hello"}
+    )
+    handler = rotating_file(tmp_path / "logs" / "registry.log", 1_000_000, 1)
+    pump = LogPump(
+        "registry", io.BytesIO(f"{raw}\nnot json\n".encode()), handler, console=console, colour=False
+    )
+    pump.thread.join(5)
+    handler.close()
+    assert (tmp_path / "logs" / "registry.log").read_text().splitlines() == [raw, "not json"]
+    shown = capsys.readouterr().out.splitlines()
+    expected = {
+        "human": [
+            format_json_line(raw, "registry", colour=False),
+            format_json_line("not json", "registry", colour=False),
+        ],
+        "json": [raw, "not json"],
+        "none": [],
+    }[console]
+    assert shown == expected
+    if console == "human":
+        assert shown[0].endswith("registry   info    hello")
+
+
+def test_log_files_are_rotated_at_the_configured_size(tmp_path: Path) -> None:
+    import io
+
+    from services.cli.logs import LogPump, rotating_file
+
+    handler = rotating_file(tmp_path / "processing.log", 10_000, 2)
+    lines = b"".join(b'{"msg": "%05d' % i + b"x" * 90 + b'"}\n' for i in range(1000))  # ~100 KB
+    LogPump("processing", io.BytesIO(lines), handler, console="none", colour=False).thread.join(5)
+    handler.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["processing.log", "processing.log.1", "processing.log.2"]
+    assert all(p.stat().st_size <= 10_000 for p in tmp_path.iterdir())
+    assert (tmp_path / "processing.log").read_text().splitlines()[-1].startswith('{"msg": "00999')
