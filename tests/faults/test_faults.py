@@ -307,8 +307,19 @@ def _recover(run: Running, stream: Stream, name: str, since: float) -> float:
             except (OSError, asyncpg.PostgresError, TimeoutError):
                 pass
         time.sleep(0.25)
+    health = {}
+    for service, url in run.state.services.items():
+        try:
+            health[service] = httpx.get(f"{url}/healthz", timeout=2).text[:300]
+        except httpx.HTTPError as exc:
+            health[service] = repr(exc)
+    newer = [i for i, t in list(stream.accepted.items()) if t > since]
     raise AssertionError(
-        f"not recovered {RECOVERY_LIMIT_S:.0f} s after {name}:\n{''.join(run.system.output[-60:])}"
+        f"not recovered {RECOVERY_LIMIT_S:.0f} s after {name}: health {health}; {len(newer)} events accepted "
+        f"since, {stream.retries} retries; tthc up said:\n"
+        + "".join(line for line in run.system.output if " tthc up " in line)[-3000:]
+        + "\nlast lines:\n"
+        + "".join(run.system.output[-30:])
     )
 
 

