@@ -131,6 +131,11 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
                     "events it held and not yet consumed are lost",
                     "warning",
                 )
+                # consumers positioned in the lost topics would skip the new ones' first offsets:
+                # fresh processes start from the beginning of the new topics (no committed offsets)
+                supervisor.restart(
+                    [n for n in SERVICES if n in supervisor.children], "their broker restarted empty"
+                )
 
             supervisor.add(Child("broker", broker.spawn, broker_ready, proc=kafka.proc), started=True)
         applied = asyncio.run(migrate_all(effective.database_url))

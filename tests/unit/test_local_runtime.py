@@ -287,3 +287,15 @@ def test_log_files_are_rotated_at_the_configured_size(tmp_path: Path) -> None:
     assert files == ["processing.log", "processing.log.1", "processing.log.2"]
     assert all(p.stat().st_size <= 10_000 for p in tmp_path.iterdir())
     assert (tmp_path / "processing.log").read_text().splitlines()[-1].startswith('{"msg": "00999')
+
+
+def test_a_planned_restart_starts_the_children_again_at_once_and_is_no_crash() -> None:
+    clock, said = Clock(), []
+    sup, started = _supervised(clock, said, max_crashes=1, window_s=60, backoff_initial_s=0.5)
+    first = started[-1]
+    first.terminate = first.kill  # type: ignore[attr-defined]
+    sup.restart(["processing"], "their broker restarted empty")
+    assert first.poll() is not None and len(started) == 2 and started[-1].poll() is None
+    sup.tick()
+    assert not sup.children["processing"].crashes
+    assert said == ["restarting processing: their broker restarted empty"]
