@@ -318,8 +318,12 @@ def _recover(run: Running, stream: Stream, name: str, since: float) -> float:
         f"not recovered {RECOVERY_LIMIT_S:.0f} s after {name}: health {health}; {len(newer)} events accepted "
         f"since, {stream.retries} retries; tthc up said:\n"
         + "".join(line for line in run.system.output if " tthc up " in line)[-3000:]
-        + "\nlast lines:\n"
-        + "".join(run.system.output[-30:])
+        + "\nprocessing.log:\n"
+        + "".join(
+            line[:400] + "\n"
+            for line in (run.data_dir / "logs" / "processing.log").read_text().splitlines()
+            if not any(noise in line for noise in ("Unable connect", "Unable to update", "NodeNotReady"))
+        )[-6000:]
     )
 
 
