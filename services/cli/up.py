@@ -131,13 +131,20 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
                     "events it held and not yet consumed are lost",
                     "warning",
                 )
-                # consumers positioned in the lost topics would skip the new ones' first offsets:
-                # fresh processes start from the beginning of the new topics (no committed offsets)
-                supervisor.restart(
-                    [n for n in SERVICES if n in supervisor.children], "their broker restarted empty"
-                )
+                supervisor.start_again([n for n in SERVICES if n in supervisor.children])
 
-            supervisor.add(Child("broker", broker.spawn, broker_ready, proc=kafka.proc), started=True)
+            def restart_broker() -> subprocess.Popen[bytes]:
+                # The new broker is empty. A service that lived on would keep its consumers' positions
+                # in the lost topics and skip (or, closing, commit past) the new topics' first offsets:
+                # the services are killed first and started afresh once the topics exist again.
+                supervisor.halt(
+                    [n for n in SERVICES if n in supervisor.children],
+                    "the broker restarts empty (memory only)",
+                    kill=True,
+                )
+                return broker.spawn()
+
+            supervisor.add(Child("broker", restart_broker, broker_ready, proc=kafka.proc), started=True)
         applied = asyncio.run(migrate_all(effective.database_url))
         say(f"migrations: {len(applied)} applied")
         created = asyncio.run(ensure_topics(effective))

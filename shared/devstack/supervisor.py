@@ -114,14 +114,14 @@ class Supervisor:
                 child.after_start()
         return child
 
-    def restart(self, names: list[str], why: str, grace_s: float = 5.0) -> None:
-        """Stop these children (SIGTERM, then SIGKILL after ``grace_s``) and start them again at once;
-        a planned restart, not a crash."""
+    def halt(self, names: list[str], why: str, *, kill: bool = False, grace_s: float = 5.0) -> None:
+        """Stop these children (SIGKILL at once, or SIGTERM and SIGKILL after ``grace_s``) for a
+        planned restart with :meth:`start_again` — not a crash."""
         chosen = [self.children[n] for n in names if n in self.children]
         self.say(f"restarting {', '.join(c.name for c in chosen)}: {why}")
         for child in chosen:
             if child.proc is not None and child.proc.poll() is None:
-                child.proc.terminate()
+                child.proc.kill() if kill else child.proc.terminate()
         for child in chosen:
             if child.proc is not None:
                 try:
@@ -129,12 +129,20 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
                     child.proc.wait()
-        for child in chosen:
+
+    def start_again(self, names: list[str]) -> None:
+        """Start halted children at once."""
+        for child in (self.children[n] for n in names if n in self.children):
             child.restart_at = None
             child.proc = child.start()
             if child.after_start:
                 child.after_start()
             child.restarts += 1
+
+    def restart(self, names: list[str], why: str, *, kill: bool = False) -> None:
+        """A planned restart of these children: :meth:`halt`, then :meth:`start_again`."""
+        self.halt(names, why, kill=kill)
+        self.start_again(names)
 
     def backoff(self, crashes_in_window: int) -> float:
         return float(min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** max(0, crashes_in_window - 1)))
