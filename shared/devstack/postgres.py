@@ -210,6 +210,12 @@ class LocalPostgres:
         entry = self._linked_entry()
         if entry is None:  # a first start: a new entry, keyed by the data folder's path
             entry = data_root / hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+            if entry.exists():  # left by a data folder of the same path that was deleted: not ours
+                if (owner := _running_postmaster(entry / "pg")) is not None:
+                    raise RuntimeError(
+                        f"a PostgreSQL (pid {owner}) still runs on {entry / 'pg'}; stop it first"
+                    )
+                shutil.rmtree(entry)
             _make_public_dir(entry)
             if self.data_dir.is_symlink():
                 self.data_dir.unlink()  # a link to nothing of ours

@@ -100,3 +100,12 @@ def test_binaries_out_of_the_server_users_reach_are_copied_once_outside_the_chec
         assert asyncio.run(_count(pg.dsn)) == 2
     assert [p for p in runtime.iterdir() if p.name.startswith("pginstall-")] == copies  # copied once
     assert (private_folder.stat().st_mode & 0o777) == 0o700  # the user's folder was left as it was
+
+
+def test_a_new_data_folder_where_a_deleted_one_was_starts_empty(private_folder: Path) -> None:
+    data = private_folder / "clone" / ".tthc" / "pg"
+    with LocalPostgres(data) as pg:
+        assert asyncio.run(_count(pg.dsn)) == 1
+    shutil.rmtree(private_folder / "clone")  # the user deletes the checkout and clones again
+    with LocalPostgres(data) as pg:
+        assert asyncio.run(_count(pg.dsn)) == 1
