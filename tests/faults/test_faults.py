@@ -179,11 +179,19 @@ def _without_volatile(doc: Any) -> Any:
 
 
 def _start(data_dir: Path) -> Running:
+    system = RunningSystem(data_dir, {**FAST_ENV, "TTHC_ADMIN_TOKEN": "fault-suite-admin-token-0123456789"})
+    try:
+        return _set_up(system, data_dir)
+    except BaseException:
+        system.stop(signal.SIGTERM)  # never leave a system behind
+        raise
+
+
+def _set_up(system: RunningSystem, data_dir: Path) -> Running:
     from services.processing.adapters import emitter_keys
     from services.simulator.adapters.registry_setup import put_province
     from services.simulator.domain.province import build_province
 
-    system = RunningSystem(data_dir, {**FAST_ENV, "TTHC_ADMIN_TOKEN": "fault-suite-admin-token-0123456789"})
     system.wait_for(r"all services healthy", timeout=120)
     state = runstate.load(data_dir)
     assert state is not None
