@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest --write
 	$(BIN)/python -m bench.replay --write
 	$(BIN)/python -m bench.reporting_form06
+	$(BIN)/python -m bench.local_broker --write
 
 schemas: $(STAMP)
 	$(BIN)/tthc schemas

@@ -124,6 +124,25 @@ class CommonSettings(BaseSettings):
         description="an identical error repeated within this interval is logged once, then with its count; 0 = off",
     )
 
+    # `tthc up` (the local runtime): console, log files and the supervisor that restarts crashed children
+    console_format: Literal["human", "json", "none"] = Field(
+        default="human",
+        description="`tthc up` console: readable lines, the services' JSON lines unchanged (production), or none",
+    )
+    log_file_max_bytes: int = Field(
+        default=20_000_000,
+        ge=10_000,
+        description="`tthc up` rotates <data dir>/logs/<service>.log at this size",
+    )
+    log_file_backups: int = Field(default=3, ge=0, description="rotated log files kept per service")
+    supervisor_max_crashes: int = Field(
+        default=5, ge=1, description="`tthc up` stops everything when one child crashes more often than this…"
+    )
+    supervisor_crash_window_s: float = Field(default=60.0, gt=0, description="… within this many seconds")
+    supervisor_backoff_max_s: float = Field(
+        default=10.0, gt=0, description="longest wait before restarting a crashed child (doubling from 0.5 s)"
+    )
+
     topics: Topics = Field(default_factory=Topics)
 
     @field_validator("office_hours")

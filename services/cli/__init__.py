@@ -39,20 +39,45 @@ def _bootstrap_servers() -> str:
 @main.command()
 @click.option(
     "--data-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".tthc"),
-    show_default=True,
-    help="where the embedded PostgreSQL keeps its data (never under $HOME)",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the data folder: PostgreSQL's data, logs/, run.json [default: $TTHC_DATA_DIR or ./.tthc]",
 )
 @click.option(
-    "--demo/--no-demo", default=False, help="load demo procedures and dossiers once the system is up"
+    "--demo/--no-demo",
+    default=False,
+    help="load demo data, keep a simulated stream going and let reporting answer anonymous reads",
 )
-def up(data_dir: Path, demo: bool) -> None:
+def up(data_dir: Path | None, demo: bool) -> None:
     """Start the whole system: PostgreSQL and a Kafka-protocol broker unless DATABASE_URL /
-    KAFKA_BOOTSTRAP_SERVERS are set, then migrations, topics and the three services."""
+    KAFKA_BOOTSTRAP_SERVERS are set, then migrations, topics and the three services; restart any of
+    them that crashes, until Ctrl-C or SIGTERM."""
     from services.cli.up import run_up
+    from shared import runstate
 
-    raise SystemExit(run_up(CommonSettings(), data_dir, demo))
+    raise SystemExit(run_up(CommonSettings(), runstate.data_dir(data_dir), demo))
+
+
+@main.command("logs")
+@click.argument(
+    "service",
+    required=False,
+    type=click.Choice(["registry", "processing", "reporting", "postgres", "broker"]),
+)
+@click.option("-f", "--follow", is_flag=True, help="keep printing new lines until Ctrl-C")
+@click.option("-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0))
+@click.option("--json", "as_json", is_flag=True, help="the JSON lines as they are stored")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the data folder of `tthc up` [default: $TTHC_DATA_DIR or ./.tthc]",
+)
+def logs_command(service: str | None, follow: bool, lines: int, as_json: bool, data_dir: Path | None) -> None:
+    """Show the services' logs kept by `tthc up` (all services, or one), readable."""
+    from services.cli.logs import run_logs
+
+    raise SystemExit(run_logs(service, follow=follow, lines=lines, as_json=as_json, data_dir=data_dir))
 
 
 @main.command()

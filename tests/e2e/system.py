@@ -20,7 +20,12 @@ class RunningSystem:
     """``tthc up`` on free ports with its own embedded PostgreSQL and broker."""
 
     def __init__(
-        self, data_dir: Path, extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+        self,
+        data_dir: Path | None,
+        extra_env: dict[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.ports = {name: free_port() for name in ("registry", "processing", "reporting")}
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")}
@@ -33,8 +38,16 @@ class RunningSystem:
         env.update(extra_env or {})
         self.output: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), *extra_args],
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "up",
+                *(["--data-dir", str(data_dir)] if data_dir else []),
+                *args,
+            ],
             env=env,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -29,23 +29,14 @@ from tests.unit.test_replay_mapping import MAPPING, XES
 pytestmark = pytest.mark.e2e
 
 
-def recorded_state(system: RunningSystem, data_dir: Path) -> runstate.RunState:
-    """The run.json of ``tthc up``; written from its printed addresses if this `up` does not write one."""
+def recorded_state(data_dir: Path) -> runstate.RunState:
+    """The run.json that ``tthc up`` writes once every service is healthy."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if (state := runstate.load(data_dir)) is not None:
             return state
         time.sleep(0.2)
-    state = runstate.RunState(
-        database_url=system.wait_for(r"PostgreSQL \(embedded\) on (\S+)", 1).group(1),
-        kafka_bootstrap_servers=system.bootstrap_servers,
-        services={name: system.url(name) for name in system.ports},
-        admin_token=system.wait_for(r"admin token \(Authorization: Bearer …\): (\S+)", 1).group(1),
-        pid=system.proc.pid,
-        data_dir=str(data_dir),
-    )
-    runstate.write(state, data_dir)
-    return state
+    raise AssertionError(f"tthc up wrote no run.json in {data_dir}")
 
 
 def tthc(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,10 +61,10 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_commands_find_the_running_system_without_any_variable(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    system = RunningSystem(data_dir, extra_args=("--demo",))
+    system = RunningSystem(data_dir, args=("--demo",))
     try:
         system.wait_for(r"all services healthy", 90)
-        recorded_state(system, data_dir)
+        recorded_state(data_dir)
         system.wait_for(r"demo data: ", 60)
 
         status = ok(tthc(data_dir, "status"))
