@@ -64,7 +64,7 @@ def test_commands_find_the_running_system_without_any_variable(tmp_path: Path) -
     system = RunningSystem(data_dir, args=("--demo",))
     try:
         system.wait_for(r"all services healthy", 90)
-        recorded_state(data_dir)
+        state = recorded_state(data_dir)
         system.wait_for(r"demo data: ", 60)
 
         status = ok(tthc(data_dir, "status"))
@@ -105,12 +105,12 @@ def test_commands_find_the_running_system_without_any_variable(tmp_path: Path) -
             system.alive()
             time.sleep(1)
         assert re.search(r"^processing\s+ok\s+[\d,–]+", status, re.M), status
-        assert_demo_findings_are_the_injected_ones(system.url("processing"))
+        assert_demo_findings_are_the_injected_ones(system.url("processing"), state.admin_token)
     finally:
         system.stop()
 
 
-def assert_demo_findings_are_the_injected_ones(processing: str) -> None:
+def assert_demo_findings_are_the_injected_ones(processing: str, token: str) -> None:
     """Every demo dossier's nonconformity codes, as processing judged them, equal its truth."""
     settings = CommonSettings()
     truth = {
@@ -119,7 +119,8 @@ def assert_demo_findings_are_the_injected_ones(processing: str) -> None:
     }
     got: dict[str, list[str]] = {}
     deadline = time.monotonic() + 60
-    with httpx.Client(base_url=processing, timeout=10) as client:
+    auth = {"Authorization": f"Bearer {token}"}  # processing's reads need a token, like every read API
+    with httpx.Client(base_url=processing, headers=auth, timeout=10) as client:
         while len(got) < len(truth) and time.monotonic() < deadline:
             for code in sorted(set(truth) - set(got)):
                 r = client.get(f"/api/v1/dossiers/{code}")

@@ -60,7 +60,11 @@ async def test_corrective_action_workflow_audit_and_access(infra: Infra, unique:
         )
         await wait_until(dsn, "SELECT count(*) FROM processing.nonconformities WHERE code = 'LATE'", 4)
         async with httpx.AsyncClient(base_url=proc.url, timeout=10) as http:
-            found = (await http.get("/api/v1/nonconformities", params={"code": "LATE", "limit": 10})).json()
+            found = (
+                await http.get(
+                    "/api/v1/nonconformities", params={"code": "LATE", "limit": 10}, headers=bearer("admin")
+                )
+            ).json()
             late = {
                 i["dossier_code"]: {"dossier_code": i["dossier_code"], "nc_key": i["nc_key"]}
                 for i in found["items"]

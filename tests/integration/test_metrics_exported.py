@@ -142,7 +142,12 @@ def test_every_metric_used_by_alerts_and_dashboards_is_exported(
         return {dict(labels)["topic"] for labels in seen[service].get("tthc_consumer_lag_messages", {})}
 
     assert lag_topics("processing") == {env["TTHC_TOPIC_DOSSIER_EVENTS"], env["TTHC_TOPIC_REGISTRY"]}
-    assert lag_topics("reporting") == {env["TTHC_TOPIC_COMPLIANCE"], env["TTHC_TOPIC_REGISTRY"]}
+    # reporting reads the dossier events too, for the Decision 766 facts
+    assert lag_topics("reporting") == {
+        env["TTHC_TOPIC_COMPLIANCE"],
+        env["TTHC_TOPIC_REGISTRY"],
+        env["TTHC_TOPIC_DOSSIER_EVENTS"],
+    }
     assert "tthc_consumer_lag_messages" not in seen["registry"]
     failures = seen["processing"]["tthc_assessment_failures_total"]
     assert {dict(labels)["path"] for labels in failures} == {"events", "timer", "registry"}

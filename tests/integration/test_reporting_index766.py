@@ -291,18 +291,18 @@ async def test_index766_points_of_a_simulated_province_and_ranking(
                 "month": "2025-05",
                 "imported": 2,
             }
-            r = await c.get("/api/v1/reports/index766?period=2025-05")
+            r = await c.get("/api/v1/reports/index766?period=2025-05", headers=admin)
             assert r.status_code == 200, r.text
             doc = r.json()
-            district = await c.get(f"/api/v1/reports/index766?period=2025-05&agency={DISTRICT}")
+            district = await c.get(f"/api/v1/reports/index766?period=2025-05&agency={DISTRICT}", headers=admin)
             officer = {"Authorization": f"Bearer {OFFICER}"}
             own = await c.get("/api/v1/reports/index766?period=2025-05", headers=officer)
             other = await c.get(
                 "/api/v1/reports/index766?period=2025-05&agency=000.00.22.SIM", headers=officer
             )
-            bad = await c.get("/api/v1/reports/index766?period=2025-05&version=1999")
+            bad = await c.get("/api/v1/reports/index766?period=2025-05&version=1999", headers=admin)
             files = {
-                f: await c.get(f"/api/v1/reports/index766?period=2025-05&format={f}")
+                f: await c.get(f"/api/v1/reports/index766?period=2025-05&format={f}", headers=admin)
                 for f in ("csv", "xlsx", "pdf")
             }
 

@@ -356,7 +356,10 @@ class ExternalFigure(BaseModel):
 class ExternalImport(BaseModel):
     """Figures the events cannot carry (e.g. procedures published on time), for one month."""
 
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="2025-05")
+    month: str = Field(
+        pattern=r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$",
+        description="a month of the years 1970–2999, like the report periods: 2025-05",
+    )
     rows: list[ExternalFigure] = Field(min_length=1, max_length=10_000)
 
 
