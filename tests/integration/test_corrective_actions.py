@@ -128,7 +128,7 @@ async def test_corrective_action_workflow_audit_and_access(infra: Infra, unique:
                 ("closed", "province_officer"),
             ]
             # the register and the dossier carry the closing
-            dossier = (await http.get(f"/api/v1/dossiers/{commune[2]}")).json()
+            dossier = (await http.get(f"/api/v1/dossiers/{commune[2]}", headers=bearer("admin"))).json()
             assert {n["code"]: n["status"] for n in dossier["nonconformities"]}["LATE"] == "closed"
 
             # reads are scoped too: the other officer sees no action and gets 404 for this one
