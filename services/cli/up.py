@@ -115,7 +115,7 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
                 started=True,
             )
             env["DATABASE_URL"] = postgres.dsn
-            say(f"PostgreSQL (embedded) on {postgres.dsn}, data in {postgres.server_data}")
+            say(f"PostgreSQL (embedded) on {postgres.dsn} (data in {postgres.server_data})")
         if not settings.kafka_bootstrap_servers:
             kafka = LocalKafka(log_file=logs_dir / "broker.log").start()
             env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrap_servers
