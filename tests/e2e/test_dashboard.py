@@ -600,6 +600,10 @@ async def test_the_766_score_page_shows_the_json_report(dashboard: Dashboard, pa
             await page.locator("[data-k]").evaluate_all("els => els.map(e => [e.dataset.k, e.textContent])")
         )
         assert shown == expected_766(doc, "chưa có số liệu")
+        # the page's live twin sends the same figures (the refresh of an open page)
+        await page.wait_for_selector("body[data-live-version]")
+        live = (await c.get("/dashboard/live/index766", params={"period": "2025-03"})).json()["values"]
+        assert live == shown
         # the three agencies with dossiers of their own in March (3 + 2 + 2; the province has none)
         assert len(doc["rows"]) == 3
         # no disclosure figures imported, no 766 events: those groups are "no data", not a silent 0

@@ -255,7 +255,19 @@ async def index766(
         root = _root(who)
         node = (await dashboard_views.agency_nodes(conn)).get(root) if root is not None else None
     scope_name = node.name if node is not None else dashboard_data.INDEX766_WORDS[page.lang]["province"]
-    return page.render("index766.html", v=figures.values, scope_name=scope_name, **ctx)
+    return page.render(
+        "index766.html", v=figures.values, scope_name=scope_name, live_url=_live(request, "/index766"), **ctx
+    )
+
+
+@router.get("/live/index766")
+async def index766_live(
+    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    async with _pool(request).acquire() as conn:
+        figures, _ = await dashboard_data.index766(conn, page.bounds, await _visible(conn, who), page.lang)
+    return _live_answer(page, figures, {})
 
 
 @router.get("/agency/{code}", response_class=HTMLResponse)
