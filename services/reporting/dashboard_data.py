@@ -530,7 +530,12 @@ async def index766(
         "groups": groups,
         "levels": [lv["level"] for lv in levels],
         "rows": [
-            {"code": r["agency_code"], "name": r["name"] or r["agency_code"], "level": r["level"]}
+            {
+                "code": r["agency_code"],
+                "name": r["name"] or r["agency_code"],
+                "level": r["level"],
+                "rank": r["rank"],
+            }
             for r in rows
         ],
         "rules": {

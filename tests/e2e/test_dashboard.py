@@ -620,6 +620,18 @@ async def test_the_766_score_page_shows_the_json_report(dashboard: Dashboard, pa
         totals = await page.locator("#index766-agencies tbody td.total").all_inner_texts()
         values = [Decimal(x.replace(",", ".")) for x in totals]
         assert values == sorted(values, reverse=True) and len(values) == 3
+        # by rank: the rank's number, not the text "1/2" (ranks 1, 1, 2: the department, the communes)
+        head = page.locator("#index766-agencies thead th", has_text="Xếp hạng")
+        await head.click()
+        ranks = await page.locator("#index766-agencies tbody td[data-v]").evaluate_all(
+            "els => els.map(e => e.textContent.split('/')[0])"
+        )
+        assert ranks == sorted(ranks, key=int), ranks
+        await head.click()
+        ranks = await page.locator("#index766-agencies tbody td[data-v]").evaluate_all(
+            "els => els.map(e => e.textContent.split('/')[0])"
+        )
+        assert ranks == sorted(ranks, key=int, reverse=True), ranks
         await page.screenshot(path=str(ARTIFACTS / "dashboard-index766-fixture.png"), full_page=True)
 
         # the exports are the same report's XLSX and PDF
