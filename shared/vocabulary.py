@@ -255,3 +255,23 @@ def duration(value: Decimal | float | int | str, unit: str, lang: Lang = "vi") -
     if lang == "vi":
         return f"{shown} {names[0]}"
     return f"{shown} {names[1] if amount == 1 else names[2]}"
+
+
+#: Groups of the Decision 766 index, by the data file's group code: (vi, en). The Vietnamese name
+#: of a group is the data file's own; this gives the English one (a code it does not know keeps its
+#: data-file name).
+INDEX766_GROUP: Words = {
+    "cong_khai": ("Công khai, minh bạch", "Disclosure and transparency"),
+    "tien_do": ("Tiến độ, kết quả giải quyết", "Progress and results of resolution"),
+    "truc_tuyen": ("Cung cấp dịch vụ công trực tuyến", "Online public services"),
+    "hai_long": ("Mức độ hài lòng", "Satisfaction"),
+    "so_hoa": ("Số hóa hồ sơ", "Digitisation of dossiers"),
+}
+
+
+def index766_group(code: str, name: str, lang: Lang = "vi") -> str:
+    """A Decision 766 group: the data file's (Vietnamese) ``name``, or its English name."""
+    if lang == "vi":
+        return name
+    words = INDEX766_GROUP.get(code)
+    return words[1] if words else name

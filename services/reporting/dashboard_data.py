@@ -419,3 +419,129 @@ async def procedure_rows(conn: Conn, b: reports.Bounds, code: str, lang: Lang) -
         if any(p[k] for k in PROCEDURE_KEYS):
             out.append(p)
     return out
+
+
+# --- Decision 766 scored index -------------------------------------------------------------------
+
+#: the words of the "Điểm Bộ chỉ số QĐ 766" page (the shared ``TEXT`` stays as it is)
+INDEX766_WORDS: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "nav": "Điểm QĐ 766",
+        "heading": "Điểm Bộ chỉ số QĐ 766",
+        "scope_rows": "Toàn tỉnh và theo cấp",
+        "agencies_rows": "Điểm của từng cơ quan",
+        "province": "Toàn tỉnh",
+        "total": "Tổng điểm",
+        "rank": "Xếp hạng trong cấp",
+        "agencies_count": "Số cơ quan",
+        "max": "tối đa",
+        "not_measured": "chưa có số liệu",
+        "not_measured_note": (
+            "“chưa có số liệu”: nhóm không có chỉ số nào tính được trong kỳ (không có hồ sơ, sự kiện "
+            "hoặc số liệu nhập ngoài, ví dụ công khai TTHC chưa nhập); nhóm được 0 điểm, không phải đã "
+            "chấm 0 điểm."
+        ),
+        "pooled_note": "Cấp và toàn tỉnh được chấm trên số liệu cộng dồn của các cơ quan, không lấy trung bình điểm.",
+        "rules": "Cách tính",
+        "formula": (
+            "Điểm mỗi chỉ số = điểm tối đa × tử số / mẫu số, làm tròn 2 chữ số; điểm nhóm và tổng điểm là tổng "
+            "các điểm đó; xếp hạng theo tổng điểm trong từng cấp, bằng điểm thì cùng hạng. Các giả định đầy đủ: "
+            "báo cáo JSON, mục “rules”."
+        ),
+        "version": "phiên bản dữ liệu",
+        "exports": "Xuất báo cáo điểm",
+    },
+    "en": {
+        "nav": "Decision 766 score",
+        "heading": "Decision 766 index score",
+        "scope_rows": "Province and levels",
+        "agencies_rows": "Score of each agency",
+        "province": "Province",
+        "total": "Total points",
+        "rank": "Rank within level",
+        "agencies_count": "Agencies",
+        "max": "max",
+        "not_measured": "no data yet",
+        "not_measured_note": (
+            "“no data yet”: none of the group's indicators could be computed in the period (no dossiers, "
+            "events, or imported figures — e.g. procedure disclosure not imported); the group counts 0 "
+            "points, which is not a measured 0."
+        ),
+        "pooled_note": "Levels and the province are scored on the agencies' pooled figures, not averaged points.",
+        "rules": "How it is computed",
+        "formula": (
+            "Each indicator's points = its maximum × numerator / denominator, rounded to 2 decimals; a group's "
+            "and the total points are their sums; agencies are ranked by total points within their level, "
+            "ties sharing a rank. Every assumption: the JSON report, its “rules”."
+        ),
+        "version": "data version",
+        "exports": "Export the scores",
+    },
+}
+
+
+def _group_measured(group: Mapping[str, Any]) -> bool:
+    return any(i["measured"] for i in group["indicators"])
+
+
+def _score_figures(prefix: str, item: Mapping[str, Any], f: Figures, missing: str) -> None:
+    """``<prefix>.total_points`` and ``<prefix>.g.<group>`` (points, 2 decimals; a group with no
+    measured indicator is ``missing``, not a silent 0)."""
+    f.values[f"{prefix}.total_points"] = formatting.decimal(item["total_points"], 2, f.lang)
+    for g in item["groups"]:
+        key = f"{prefix}.g.{g['code']}"
+        f.values[key] = formatting.decimal(g["points"], 2, f.lang) if _group_measured(g) else missing
+
+
+async def index766(
+    conn: Conn, b: reports.Bounds, agencies: Sequence[str] | None, lang: Lang
+) -> tuple[Figures, dict[str, Any]]:
+    """The Decision 766 points of the caller's scope: :func:`reports.index766_report`, as the API."""
+    w = INDEX766_WORDS[lang]
+    f = Figures(lang)
+    doc = await reports.index766_report(conn, b, None, agencies)
+    rules = doc["rules"]
+    groups = [
+        {
+            "code": g["code"],
+            "name": vocabulary.index766_group(g["code"], g["name"], lang),
+            "max": formatting.decimal(g["points"], 0, lang),
+        }
+        for g in rules["groups"]
+    ]
+    _score_figures("i766.total", doc["totals"], f, w["not_measured"])
+    order = list(vocabulary.LEVEL)
+    levels = sorted(
+        doc["levels"], key=lambda lv: order.index(lv["level"]) if lv["level"] in order else len(order)
+    )
+    for lv in levels:
+        _score_figures(f"i766.level.{lv['level']}", lv, f, w["not_measured"])
+        f.count(f"i766.level.{lv['level']}.agencies", lv["agencies"])
+    rows = sorted(
+        doc["rows"],
+        key=lambda r: (order.index(r["level"]) if r["level"] in order else len(order), r["rank"]),
+    )
+    for r in rows:
+        code = r["agency_code"]
+        _score_figures(f"i766.row.{code}", r, f, w["not_measured"])
+        f.count(f"i766.row.{code}.rank", r["rank"])
+        f.count(f"i766.row.{code}.ranked_among", r["ranked_among"])
+    return f, {
+        "groups": groups,
+        "levels": [lv["level"] for lv in levels],
+        "rows": [
+            {
+                "code": r["agency_code"],
+                "name": r["name"] or r["agency_code"],
+                "level": r["level"],
+                "rank": r["rank"],
+            }
+            for r in rows
+        ],
+        "rules": {
+            "decision": rules["decision"],
+            "version": rules["version"],
+            "source": rules["source"],
+            "max": formatting.decimal(rules["max_points"], 0, lang),
+        },
+    }

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,7 @@ async def test_vietnamese_pages_show_words_not_codes(dashboard: Dashboard, page:
         f"{base}/dossier/{COMMUNE_A}-4?{q}",
         f"{base}/register?{q}",
         f"{base}/register?{q}&open=1",
+        f"{base}/index766?{q}",
         f"{base}/agency/NOPE?{q}",
         f"{base}?period=abc&lang=vi",
     ]
@@ -348,6 +350,8 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         ("/dashboard/nothing-here", 404, "Trang này không tồn tại"),
         ("/dashboard/logout", 405, "Trang này không tồn tại"),  # a form's address, opened as a page
         ("/dashboard/agency/NOPE?lang=en", 404, "There is no agency NOPE"),
+        ("/dashboard/index766?period=abc", 422, "Kỳ báo cáo “abc” không hợp lệ"),
+        ("/dashboard/index766?calendar=lunar", 422, "Tham số “calendar” không hợp lệ"),
     ]
     async with httpx.AsyncClient(base_url=base) as client:
         for path, status, text in cases:
@@ -529,6 +533,7 @@ async def test_pages_are_usable_on_a_390_px_phone(dashboard: Dashboard, browser:
         ("control-slip", f"/dashboard/dossier/{DEPARTMENT}-2?period=2025-03"),
         ("dossiers", f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845?period=2025-03"),
         ("register", "/dashboard/register?period=2025-03"),
+        ("index766", "/dashboard/index766?period=2025-03"),
         ("login", "/dashboard/login"),
         ("error", "/dashboard/agency/NOPE"),
     ):
@@ -539,3 +544,122 @@ async def test_pages_are_usable_on_a_390_px_phone(dashboard: Dashboard, browser:
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{name} is {width} px wide"
         await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}-phone.png"), full_page=True)
+
+
+def points_text(value: float, lang: str = "vi") -> str:
+    """Points as the page must show them: two decimals, half up; a decimal comma in Vietnamese."""
+    text = str(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return text.replace(".", ",") if lang == "vi" else text
+
+
+def expected_766(doc: dict[str, Any], missing: str, lang: str = "vi") -> dict[str, str]:
+    """key → text of every number of the 766 page, from the JSON report (a group none of whose
+    indicators has a denominator is ``missing``)."""
+
+    def item(prefix: str, x: dict[str, Any]) -> dict[str, str]:
+        out = {f"{prefix}.total_points": points_text(x["total_points"], lang)}
+        for g in x["groups"]:
+            measured = any(i["measured"] for i in g["indicators"])
+            out[f"{prefix}.g.{g['code']}"] = points_text(g["points"], lang) if measured else missing
+        return out
+
+    want = item("i766.total", doc["totals"])
+    for lv in doc["levels"]:
+        want |= item(f"i766.level.{lv['level']}", lv) | {
+            f"i766.level.{lv['level']}.agencies": str(lv["agencies"])
+        }
+    for r in doc["rows"]:
+        code = r["agency_code"]
+        want |= item(f"i766.row.{code}", r)
+        want |= {
+            f"i766.row.{code}.rank": str(r["rank"]),
+            f"i766.row.{code}.ranked_among": str(r["ranked_among"]),
+        }
+    return want
+
+
+RAW_766 = re.compile(
+    r"\b(cong_khai|tien_do|truc_tuyen|hai_long|so_hoa|province|department|district|commune"
+    r"|public_service_unit|total_points|measured|None)\b"
+)
+
+
+@needs_chromium
+async def test_the_766_score_page_shows_the_json_report(dashboard: Dashboard, page: Any) -> None:
+    """Reached from the overview's navigation; every number is the API's; groups with no figures
+    say so; sortable; exports; English; an officer sees its subtree only."""
+    base = dashboard.url
+    problems = watch(page, base)
+    await page.goto(f"{base}/dashboard?period=2025-03")
+    await page.click("#index766-link")
+    await page.wait_for_selector("#index766-agencies")
+    assert await page.inner_text("h2") == "Điểm Bộ chỉ số QĐ 766"
+    async with httpx.AsyncClient(base_url=base) as c:
+        doc = (await c.get("/api/v1/reports/index766", params={"period": "2025-03"})).json()
+        shown = dict(
+            await page.locator("[data-k]").evaluate_all("els => els.map(e => [e.dataset.k, e.textContent])")
+        )
+        assert shown == expected_766(doc, "chưa có số liệu")
+        # the page's live twin sends the same figures (the refresh of an open page)
+        await page.wait_for_selector("body[data-live-version]")
+        live = (await c.get("/dashboard/live/index766", params={"period": "2025-03"})).json()["values"]
+        assert live == shown
+        # the three agencies with dossiers of their own in March (3 + 2 + 2; the province has none)
+        assert len(doc["rows"]) == 3
+        # no disclosure figures imported, no 766 events: those groups are "no data", not a silent 0
+        assert shown["i766.total.g.cong_khai"] == "chưa có số liệu"
+        assert shown["i766.total.g.tien_do"] != "chưa có số liệu"
+        text = await page.inner_text("body")
+        assert not RAW_766.findall(text), RAW_766.findall(text)
+        assert "Sở, ban, ngành" in text and "Công khai, minh bạch" in text  # level and group names
+
+        # sort by total points, descending (second click): the agencies' totals in falling order
+        head = page.locator("#index766-agencies thead th", has_text="Tổng điểm")
+        await head.click()
+        await head.click()
+        totals = await page.locator("#index766-agencies tbody td.total").all_inner_texts()
+        values = [Decimal(x.replace(",", ".")) for x in totals]
+        assert values == sorted(values, reverse=True) and len(values) == 3
+        # by rank: the rank's number, not the text "1/2" (ranks 1, 1, 2: the department, the communes)
+        head = page.locator("#index766-agencies thead th", has_text="Xếp hạng")
+        await head.click()
+        ranks = await page.locator("#index766-agencies tbody td[data-v]").evaluate_all(
+            "els => els.map(e => e.textContent.split('/')[0])"
+        )
+        assert ranks == sorted(ranks, key=int), ranks
+        await head.click()
+        ranks = await page.locator("#index766-agencies tbody td[data-v]").evaluate_all(
+            "els => els.map(e => e.textContent.split('/')[0])"
+        )
+        assert ranks == sorted(ranks, key=int, reverse=True), ranks
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-index766-fixture.png"), full_page=True)
+
+        # the exports are the same report's XLSX and PDF
+        for link, media in (
+            ("#index766-xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("#index766-pdf", "application/pdf"),
+        ):
+            href = await page.get_attribute(link, "href")
+            assert href is not None and "period=2025-03" in href
+            r = await c.get(href)
+            assert r.status_code == 200 and r.headers["content-type"].startswith(media), (link, r.status_code)
+
+        # English: translated words, English decimals
+        await page.goto(f"{base}/dashboard/index766?period=2025-03&lang=en")
+        assert await page.inner_text("h2") == "Decision 766 index score"
+        shown = dict(
+            await page.locator("[data-k]").evaluate_all("els => els.map(e => [e.dataset.k, e.textContent])")
+        )
+        assert shown == expected_766(doc, "no data yet", "en")
+        assert "Disclosure and transparency" in await page.inner_text("#index766-scope")
+
+        # an officer: its own subtree, numbers as its own API answer
+        officer = {"Authorization": f"Bearer {OFFICER_A}"}
+        mine = await c.get("/dashboard/index766", params={"period": "2025-03"}, headers=officer)
+        own = (await c.get("/api/v1/reports/index766", params={"period": "2025-03"}, headers=officer)).json()
+        assert mine.status_code == 200
+        assert "Sở Tư pháp" not in mine.text and "UBND phường An Hòa" in mine.text
+        assert [r["agency_code"] for r in own["rows"]] == [COMMUNE_A]
+        total = re.search(r'data-k="i766.total.total_points"[^>]*>([^<]*)<', mine.text)
+        assert total is not None and total.group(1) == points_text(own["totals"]["total_points"])
+    assert problems == []

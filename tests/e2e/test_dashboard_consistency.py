@@ -28,7 +28,7 @@ import pytest
 from services.simulator.simulate import Options, simulate
 from shared.settings import CommonSettings
 from tests.e2e.system import RunningSystem
-from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, RAW_766, VISIBLE_CODE
 
 pytestmark = pytest.mark.e2e
 
@@ -264,6 +264,66 @@ async def compare(base: str, period: str) -> None:
             print(
                 f"{checked} figures on {1 + len(agencies) + sum(map(len, procedures.values()))} pages equal the API"
             )
+        finally:
+            await browser.close()
+
+
+@needs_chromium
+def test_the_766_score_page_equals_the_json_report(province: tuple[RunningSystem, str]) -> None:
+    """Every number of "Điểm Bộ chỉ số QĐ 766" is the index766 JSON report's, on a province whose
+    events carry fees, digitisation and ratings; the Vietnamese page shows no code."""
+    system, period = province
+    asyncio.run(compare_766(system.url("reporting"), period))
+
+
+def expected_766(doc: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
+    """key → (points or rank, False) from the JSON report; ``None`` for a group with no measured indicator."""
+
+    def item(prefix: str, x: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
+        out: dict[str, tuple[Any, bool]] = {f"{prefix}.total_points": (x["total_points"], False)}
+        for g in x["groups"]:
+            measured = any(i["measured"] for i in g["indicators"])
+            out[f"{prefix}.g.{g['code']}"] = (g["points"] if measured else None, False)
+        return out
+
+    want = item("i766.total", doc["totals"])
+    for lv in doc["levels"]:
+        want |= item(f"i766.level.{lv['level']}", lv)
+        want[f"i766.level.{lv['level']}.agencies"] = (lv["agencies"], False)
+    for r in doc["rows"]:
+        want |= item(f"i766.row.{r['agency_code']}", r)
+        want[f"i766.row.{r['agency_code']}.rank"] = (r["rank"], False)
+        want[f"i766.row.{r['agency_code']}.ranked_among"] = (r["ranked_among"], False)
+    return want
+
+
+async def compare_766(base: str, period: str) -> None:
+    from playwright.async_api import async_playwright
+
+    doc = Api(base, period).get("index766")
+    expected = expected_766(doc)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(f"{base}/dashboard/index766?period={period}&lang=vi")
+            await page.fill("#token", ADMIN_TOKEN)
+            await page.click("#login-submit")
+            await page.wait_for_selector("#index766-agencies")
+            shown = await numbers(page)
+            missing = {k for k, v in shown.items() if v == "chưa có số liệu"}
+            assert {k for k, (v, _) in expected.items() if v is None} == missing
+            bad = mismatches({k: v for k, v in shown.items() if k not in missing}, expected)
+            bad += [f"{k}: on the page, not in the report" for k in shown.keys() - expected.keys()]
+            assert not bad, "index766 page:\n" + "\n".join(bad)
+            # the simulated events measure every group but the imported disclosure figures
+            measured = {k.rsplit(".", 1)[1] for k, (v, _) in expected.items() if ".g." in k and v is not None}
+            assert {"tien_do", "truc_tuyen", "hai_long", "so_hoa"} <= measured, measured
+            assert len(doc["rows"]) >= 10
+            text = await page.inner_text("body")
+            assert not VISIBLE_CODE.findall(text) and not RAW_766.findall(text)
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-index766.png"), full_page=True)
+            print(f"{len(expected)} figures of the 766 page equal the API")
         finally:
             await browser.close()
 

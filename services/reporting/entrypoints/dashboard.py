@@ -162,6 +162,7 @@ class Page:
             duration=lambda v, u: vocabulary.duration(v, u, lang),
             live_url=context.pop("live_url", None),
             live_interval_ms=int(settings.dashboard_live_interval_s * 1000),
+            w766=dashboard_data.INDEX766_WORDS[lang],
             charts=context.pop("charts", {}),
             v=context.pop("v", {}),
             **context,
@@ -241,6 +242,32 @@ async def _agency(
         figures, ctx = await dashboard_data.agency(conn, page.bounds, code, scope, page.lang)
         node = (await dashboard_views.agency_nodes(conn))[code]
     return figures, ctx, node.name, node.level
+
+
+@router.get("/index766", response_class=HTMLResponse)
+async def index766(
+    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+) -> HTMLResponse:
+    """Decision 766 points of the caller's subtree: :func:`reports.index766_report`, as the API."""
+    page = Page(request, who, period, calendar, lang)
+    async with _pool(request).acquire() as conn:
+        figures, ctx = await dashboard_data.index766(conn, page.bounds, await _visible(conn, who), page.lang)
+        root = _root(who)
+        node = (await dashboard_views.agency_nodes(conn)).get(root) if root is not None else None
+    scope_name = node.name if node is not None else dashboard_data.INDEX766_WORDS[page.lang]["province"]
+    return page.render(
+        "index766.html", v=figures.values, scope_name=scope_name, live_url=_live(request, "/index766"), **ctx
+    )
+
+
+@router.get("/live/index766")
+async def index766_live(
+    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    async with _pool(request).acquire() as conn:
+        figures, _ = await dashboard_data.index766(conn, page.bounds, await _visible(conn, who), page.lang)
+    return _live_answer(page, figures, {})
 
 
 @router.get("/agency/{code}", response_class=HTMLResponse)

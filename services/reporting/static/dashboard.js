@@ -96,8 +96,9 @@ function sortBy(table, th) {
   const numeric = th.dataset.sort === "num";
   const rows = Array.from(body.rows);
   rows.sort((a, b) => {
-    const x = a.cells[index] ? a.cells[index].textContent.trim() : "";
-    const y = b.cells[index] ? b.cells[index].textContent.trim() : "";
+    // a cell may carry its sort value (data-v), e.g. a rank shown as "2/6"
+    const x = a.cells[index] ? (a.cells[index].dataset.v ?? a.cells[index].textContent.trim()) : "";
+    const y = b.cells[index] ? (b.cells[index].dataset.v ?? b.cells[index].textContent.trim()) : "";
     const d = numeric ? numberOf(x) - numberOf(y) : x.localeCompare(y, document.documentElement.lang);
     return asc ? d : -d;
   });
