@@ -113,9 +113,14 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
     config = ReportingSettings(
         database_url=database,
         kafka_bootstrap_servers=infra.bootstrap_servers,
-        topics=Topics(compliance=f"test.dash.c.{unique}", registry=f"test.dash.r.{unique}"),
+        topics=Topics(
+            compliance=f"test.dash.c.{unique}",
+            registry=f"test.dash.r.{unique}",
+            dossier_events=f"test.dash.e.{unique}",  # reporting's Decision 766 consumer: not the shared default
+        ),
         reporting_group_id=f"dash-{unique}",
         reporting_registry_group_id=f"dash-r-{unique}",
+        reporting_events_group_id=f"dash-e-{unique}",
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_interval_ms=1000,
         dashboard_live_interval_s=0.5,

@@ -785,7 +785,11 @@ async def wait_for(pool: asyncpg.Pool, procedures: int, timeout: float = 30) -> 
 async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
     infra: Infra, unique: str
 ) -> None:
-    topics = Topics(compliance=f"test.compliance.{unique}", registry=f"test.registry.{unique}")
+    topics = Topics(
+        compliance=f"test.compliance.{unique}",
+        registry=f"test.registry.{unique}",
+        dossier_events=f"test.events.{unique}",  # reporting's Decision 766 consumer: never the shared default
+    )
     base = dict(
         kafka_bootstrap_servers=infra.bootstrap_servers,
         topics=topics,
@@ -795,7 +799,10 @@ async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
         reporting_require_token=False,
     )
     common = ReportingSettings(**base)  # type: ignore[arg-type]
-    await ensure_topics(common, [TopicSpec(topics.compliance, 3), TopicSpec(topics.registry, 1)])
+    await ensure_topics(
+        common,
+        [TopicSpec(topics.compliance, 3), TopicSpec(topics.registry, 1), TopicSpec(topics.dossier_events, 1)],
+    )
     await produce(infra.bootstrap_servers, topics.registry, REGISTRY_FIRST, registry_key)
     await produce(infra.bootstrap_servers, topics.compliance, COMPLIANCE, compliance_key)
 
@@ -808,6 +815,7 @@ async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
             database_url=live_dsn,
             reporting_group_id=f"live-{unique}",
             reporting_registry_group_id=f"live-r-{unique}",
+            reporting_events_group_id=f"live-e-{unique}",
             **base,
         ),  # type: ignore[arg-type]
         then=publish_late_procedure,
@@ -818,6 +826,7 @@ async def test_replaying_both_topics_from_offset_zero_gives_identical_reports(
             database_url=replay_dsn,
             reporting_group_id=f"replay-{unique}",
             reporting_registry_group_id=f"replay-r-{unique}",
+            reporting_events_group_id=f"replay-e-{unique}",
             **base,
         ),  # type: ignore[arg-type]
     )
