@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from datetime import date
 
 from services.simulator.adapters.registry_setup import put_province
 from services.simulator.domain.province import build_province
@@ -27,9 +29,13 @@ def run_live(
     *,
     batch_dossiers: int = 200,
     rate: float = 20.0,
-    first_seed: int = 1,
+    first_seed: int | None = None,
 ) -> None:
-    """Blocking: feed the system until ``stop_event`` is set (call it in a daemon thread)."""
+    """Blocking: feed the system until ``stop_event`` is set (call it in a daemon thread).
+
+    Each run starts from a seed of its own (the clock's seconds unless given), so a restarted feed
+    never re-sends an earlier run's event ids with other contents; its batches share one numbering
+    and one code tag, so their dossier codes do not repeat within the run."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -49,7 +55,9 @@ def run_live(
         try:
             province = build_province()
             await put_province(registry_url, token, province)
-            seed = first_seed
+            seed = int(time.time()) if first_seed is None else first_seed
+            code_tag = seed % 100
+            numbers: dict[tuple[str, date], int] = {}
             while not stop.is_set():
                 options = Options(
                     dossiers=batch_dossiers,
@@ -58,7 +66,7 @@ def run_live(
                     progress=False,
                     reference=start_of_today(settings),
                 )
-                _, dossiers = generate(settings, options, province)
+                _, dossiers = generate(settings, options, province, numbers=numbers, code_tag=code_tag)
                 await send(make_sink(settings, options), encoded(dossiers, options), options, stop)
                 seed += 1
         finally:

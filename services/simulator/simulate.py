@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,17 @@ def start_of_today(settings: CommonSettings) -> datetime:
 
 
 def generate(
-    settings: CommonSettings, options: Options, province: Province | None = None
+    settings: CommonSettings,
+    options: Options,
+    province: Province | None = None,
+    *,
+    numbers: dict[tuple[str, date], int] | None = None,
+    code_tag: int | None = None,
 ) -> tuple[datetime, list[SimulatedDossier]]:
-    """The dossiers of the seeded stream (pure but for the default reference: today)."""
+    """The dossiers of the seeded stream (pure but for the default reference: today).
+
+    A live feed passes one ``numbers`` dict to every batch and a fixed ``code_tag``: dossier codes
+    then stay unique across its batches."""
     reference = options.reference or start_of_today(settings)
     scenario = Scenario(
         province or build_province(),
@@ -96,7 +104,9 @@ def generate(
             reference=reference,
             violation_rate=options.violation_rate,
             duplicate_rate=options.duplicate_rate,
+            code_tag=code_tag,
         ),
+        numbers=numbers,
     )
     return reference, list(scenario.dossiers())
 

@@ -166,6 +166,10 @@ class ScenarioConfig:
     horizon_days: int = 75  # acceptances spread over this many days before the reference
     duplicate_rate: float = 0.01  # events sent twice (at-least-once emitters)
     source: str = "simulator"
+    # a live feed sends one seeded batch after another: it fixes the two-digit tag of its codes for
+    # the run and shares one numbering across batches (``Scenario(numbers=...)``), so batch 101 does
+    # not reuse batch 1's codes for other dossiers
+    code_tag: int | None = None
 
 
 @dataclass
@@ -204,7 +208,14 @@ class _Draft:
 class Scenario:
     """Generates the dossiers of one seeded stream (pure: rng, calendar, rules, reference)."""
 
-    def __init__(self, province: Province, calendar: WorkingCalendar, rules: Rules, config: ScenarioConfig):
+    def __init__(
+        self,
+        province: Province,
+        calendar: WorkingCalendar,
+        rules: Rules,
+        config: ScenarioConfig,
+        numbers: dict[tuple[str, date], int] | None = None,
+    ):
         if rules.apology_resets_allowed < 1:
             raise ValueError("the simulator's apology scenarios need apology_resets_allowed >= 1")
         if config.reference.tzinfo is None:
@@ -215,7 +226,7 @@ class Scenario:
         self.config = config
         self.rng = random.Random(config.seed)
         self.reference = config.reference.astimezone(calendar.tz)
-        self._numbers: dict[tuple[str, date], int] = {}
+        self._numbers: dict[tuple[str, date], int] = {} if numbers is None else numbers
         self.day = calendar.office_hours.hours_per_day  # office hours of one working day
 
     # ---- time ---------------------------------------------------------------------------------
@@ -285,8 +296,9 @@ class Scenario:
         day = accepted.date()
         n = self._numbers.get((agency, day), 0) + 1
         self._numbers[(agency, day)] = n
-        # the seed's last two digits keep streams of different seeds apart
-        return f"{agency}-{day:%y%m%d}-{self.config.seed % 100:02d}{n:04d}"
+        # the seed's last two digits keep streams of different seeds apart (a live feed's tag, its run)
+        tag = self.config.seed if self.config.code_tag is None else self.config.code_tag
+        return f"{agency}-{day:%y%m%d}-{tag % 100:02d}{n:04d}"
 
     # ---- generation ---------------------------------------------------------------------------
 
