@@ -149,6 +149,16 @@ async def lock_keys(conn: Conn, keys: Sequence[str], *, exclusive: bool) -> None
     )
 
 
+async def lock_session_key(conn: Conn, key: str) -> None:
+    """:func:`lock_keys`' exclusive lock on ``key``, held by the connection until :func:`unlock_session_key`
+    (across commits; asyncpg's pool releases it anyway when the connection goes back)."""
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended('tthc.' || $1::text, 0))", key)
+
+
+async def unlock_session_key(conn: Conn, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended('tthc.' || $1::text, 0))", key)
+
+
 async def lock_dossiers(conn: Conn, dossier_codes: Sequence[str]) -> None:
     """Take the dossiers' locks until the transaction ends: one assessment of a dossier at a time.
 
