@@ -63,15 +63,22 @@ class Outgoing:
 
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
+_MAYBE_INSTANT: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
 
 
 def compliance_message(assessment: DossierAssessment, stored: str, revision: int) -> bytes:
     """The topic's JSON for ``assessment`` at ``revision``, from its :func:`repository.stored_json`.
 
-    The assessment is serialised once (for the table); the message is that text with the
-    revision and the assessment time put in front, which is the same object.
+    The assessment is serialised once (for the table); the message is that text with what is
+    kept beside it (:data:`repository.NOT_STORED`: the revision, the assessment time, the at-risk
+    warning) put in front, which is the same object.
     """
-    head = b'{"revision":%d,"assessed_at":%s,' % (revision, _INSTANT.dump_json(assessment.assessed_at))
+    head = b'{"revision":%d,"assessed_at":%s,"at_risk_since":%s,"forecast_resolved_at":%s,' % (
+        revision,
+        _INSTANT.dump_json(assessment.assessed_at),
+        _MAYBE_INSTANT.dump_json(assessment.at_risk_since),
+        _MAYBE_INSTANT.dump_json(assessment.forecast_resolved_at),
+    )
     return head + stored[1:].encode()
 
 

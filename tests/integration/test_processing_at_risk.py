@@ -12,7 +12,13 @@ import json
 from datetime import datetime, timedelta
 
 from services.processing.adapters import forecast_store
-from services.processing.handlers import RawMessage, apply_registry_change, fire_timers, handle_event_batch
+from services.processing.handlers import (
+    RawMessage,
+    apply_registry_change,
+    fire_timers,
+    handle_event_batch,
+    publish_unpublished,
+)
 from shared.contracts import RegistryChange
 from shared.db import create_pool
 from tests.integration.streams import AGENCY, PROCEDURE, procedure_change
@@ -83,6 +89,23 @@ async def test_at_risk_is_learned_raised_by_a_timer_published_and_counted(databa
         assert warned["outcome"] == "pending_within"
         async with pool.acquire() as conn:
             assert await forecast_store.at_risk_by_agency(conn) == {AGENCY: 1}
+            row = await conn.fetchrow(
+                "SELECT assessment, at_risk_since FROM processing.dossiers WHERE dossier_code = $1", code
+            )
+            # beside the stored assessment, not in it: that stays a function of the events alone
+            assert row["at_risk_since"] == ACCEPTED + timedelta(hours=19)
+            assert not {"at_risk_since", "forecast_resolved_at"} & set(row["assessment"])
+            # a message lost in a crash is published again from the table, warning included
+            await conn.execute(
+                "UPDATE processing.dossiers SET published_revision = 0 WHERE dossier_code = $1", code
+            )
+        assert await publish_unpublished(later) == 1
+        _, again = outbox.sent[-1]
+        instants = {
+            k: datetime.fromisoformat(str(again[k])) for k in ("at_risk_since", "forecast_resolved_at")
+        }
+        assert instants == {k: datetime.fromisoformat(str(warned[k])) for k in instants}
+        assert again["dossier_code"] == code
         # resolved: no longer counted as an open dossier at risk, the first warning stays on record
         await handle_event_batch(later, [event(code, "r", "resolved", ACCEPTED + timedelta(hours=20))])
         _, done = outbox.sent[-1]

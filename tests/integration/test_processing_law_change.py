@@ -30,7 +30,11 @@ CODE = f"{AGENCY}-250310-0001"
 
 def profile_change(version: int, observed_until: datetime | None) -> RegistryChange:
     record = LegalProfileRecord(
-        code="LOG", version=1, effective_from=date(2000, 1, 1), name="a log's law", observed_until=observed_until
+        code="LOG",
+        version=1,
+        effective_from=date(2000, 1, 1),
+        name="a log's law",
+        observed_until=observed_until,
     )
     return RegistryChange(
         entity="legal_profile",

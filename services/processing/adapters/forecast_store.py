@@ -1,8 +1,9 @@
 """The at-risk model's data: observed durations from processing's own tables, and the counts for /metrics.
 
 The model is rebuilt from the database (at start and every ``TTHC_FORECAST_REFRESH_S``), so a
-restart loses nothing: the warnings themselves live in the stored assessments and their timers
-in ``next_deadline``, like every other timer.
+restart loses nothing: the warnings themselves live beside the stored assessments (columns
+``at_risk_since`` and ``forecast_resolved_at``) and their timers in ``next_deadline``, like every
+other timer.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ async def at_risk_by_agency(conn: Conn) -> dict[str, int]:
     """Open dossiers warned AT_RISK, per agency."""
     rows = await conn.fetch(
         "SELECT agency_code, count(*) AS n FROM processing.dossiers "
-        "WHERE outcome IN ('pending_within', 'pending_overdue') AND (assessment ->> 'at_risk_since') IS NOT NULL "
+        "WHERE outcome IN ('pending_within', 'pending_overdue') AND at_risk_since IS NOT NULL "
         "GROUP BY agency_code"
     )
     return {r["agency_code"]: int(r["n"]) for r in rows}
