@@ -99,10 +99,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
                         await learn()
                         learned_at = time.monotonic()
                     async with r.pool.acquire() as conn:
-                        counts = await forecast_store.at_risk_by_agency(conn)
-                    metrics.AGENCY_AT_RISK.clear()
-                    for agency, n in counts.items():
-                        metrics.AGENCY_AT_RISK.labels(agency).set(n)
+                        await forecast_store.export_at_risk(conn)
                 except Exception:
                     log.warning("at-risk model or gauge not refreshed; retrying", exc_info=True)
                 await asyncio.sleep(5)

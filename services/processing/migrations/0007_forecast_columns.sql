@@ -11,5 +11,6 @@ UPDATE processing.dossiers SET
     assessment = assessment - 'at_risk_since' - 'forecast_resolved_at'
 WHERE assessment ?| ARRAY['at_risk_since', 'forecast_resolved_at'];
 DROP INDEX processing.dossiers_open_at_risk;
+-- counted for /metrics: the open dossiers warned and still within their time limit
 CREATE INDEX dossiers_open_at_risk ON processing.dossiers (agency_code)
-    WHERE outcome IN ('pending_within', 'pending_overdue') AND at_risk_since IS NOT NULL;
+    WHERE outcome = 'pending_within' AND at_risk_since IS NOT NULL;
