@@ -63,6 +63,18 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
         )
         app.state.ctx = ctx
 
+        async def learn() -> None:
+            async with r.pool.acquire() as conn:
+                ctx.forecast_model = await forecast_store.learn(
+                    conn, settings.forecast_quantile, settings.forecast_min_samples
+                )
+            metrics.FORECAST_SAMPLES.set(sum(len(v) for v in ctx.forecast_model.samples.values()))
+
+        if settings.forecast_enabled:
+            # before the consumers start: no batch after a restart is judged without the model (it
+            # would publish the dossiers' warnings as withdrawn until the first relearning)
+            await learn()
+
         async def run_timers() -> None:
             # timers live in the database (next_deadline), so a restart loses none
             while True:
@@ -77,24 +89,17 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
 
         async def relearn_forecast() -> None:
             # the at-risk model from the resolutions so far; the gauge of warned open dossiers per agency
-            learned_at = float("-inf")
+            learned_at = time.monotonic()
             while True:
                 try:
                     if (
                         settings.forecast_enabled
                         and time.monotonic() - learned_at >= settings.forecast_refresh_s
                     ):
-                        async with r.pool.acquire() as conn:
-                            ctx.forecast_model = await forecast_store.learn(
-                                conn, settings.forecast_quantile, settings.forecast_min_samples
-                            )
+                        await learn()
                         learned_at = time.monotonic()
-                        metrics.FORECAST_SAMPLES.set(sum(len(v) for v in ctx.forecast_model.samples.values()))
                     async with r.pool.acquire() as conn:
-                        counts = await forecast_store.at_risk_by_agency(conn)
-                    metrics.AGENCY_AT_RISK.clear()
-                    for agency, n in counts.items():
-                        metrics.AGENCY_AT_RISK.labels(agency).set(n)
+                        await forecast_store.export_at_risk(conn)
                 except Exception:
                     log.warning("at-risk model or gauge not refreshed; retrying", exc_info=True)
                 await asyncio.sleep(5)

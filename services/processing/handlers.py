@@ -63,15 +63,22 @@ class Outgoing:
 
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
+_MAYBE_INSTANT: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
 
 
 def compliance_message(assessment: DossierAssessment, stored: str, revision: int) -> bytes:
     """The topic's JSON for ``assessment`` at ``revision``, from its :func:`repository.stored_json`.
 
-    The assessment is serialised once (for the table); the message is that text with the
-    revision and the assessment time put in front, which is the same object.
+    The assessment is serialised once (for the table); the message is that text with what is
+    kept beside it (:data:`repository.NOT_STORED`: the revision, the assessment time, the at-risk
+    warning) put in front, which is the same object.
     """
-    head = b'{"revision":%d,"assessed_at":%s,' % (revision, _INSTANT.dump_json(assessment.assessed_at))
+    head = b'{"revision":%d,"assessed_at":%s,"at_risk_since":%s,"forecast_resolved_at":%s,' % (
+        revision,
+        _INSTANT.dump_json(assessment.assessed_at),
+        _MAYBE_INSTANT.dump_json(assessment.at_risk_since),
+        _MAYBE_INSTANT.dump_json(assessment.forecast_resolved_at),
+    )
     return head + stored[1:].encode()
 
 
@@ -101,8 +108,18 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# The law processing holds in memory (the calendar and the legal profiles): an event batch takes
+# this key shared, a change of it exclusive while it refreshes the memory (see apply_registry_change).
+LAW_KEY = "law"
+LAW_ENTITIES = ("calendar_override", "legal_profile")
+
+
 def _lock_keys(events: Sequence[DossierEvent]) -> list[str]:
-    return [f"procedure:{e.procedure_code}" for e in events] + [f"agency:{e.agency_code}" for e in events]
+    return (
+        [LAW_KEY]
+        + [f"procedure:{e.procedure_code}" for e in events]
+        + [f"agency:{e.agency_code}" for e in events]
+    )
 
 
 async def handle_event_batch(ctx: ProcessingContext, batch: Sequence[RawMessage]) -> None:
@@ -431,6 +448,16 @@ async def _registry_dead_letter(ctx: ProcessingContext, msg: RawMessage, reason:
     metrics.DLQ_MESSAGES.labels("processing", ctx.registry_dlq_topic, kind).inc()
 
 
+async def _refresh_law(ctx: ProcessingContext, conn: Conn) -> None:
+    """The in-memory calendar and legal profiles from the local copy of the registry."""
+    overrides = await registry_copy.calendar_overrides(conn)
+    if ctx.make_calendar is not None:
+        ctx.calendar = ctx.make_calendar(overrides)
+    if ctx.profiles is not None:
+        ctx.profiles.default_calendar = ctx.calendar
+        ctx.profiles.refresh(await registry_copy.legal_profiles(conn), overrides)
+
+
 async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) -> None:
     lock = {
         "procedure": f"procedure:{change.entity_id}",
@@ -439,22 +466,27 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
         else "",
         "qms": f"agency:{change.entity_id}",
     }.get(change.entity)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if lock:
-            # a batch assessing with the old data finishes first, or sees the new data
-            await repository.lock_keys(conn, [lock], exclusive=True)
-        applied = await registry_copy.apply_change(conn, change)
+    async with ctx.pool.acquire() as conn:
+        law = change.entity in LAW_ENTITIES
+        if law:
+            # The calendar and the profiles live in memory, read by every batch when it evaluates.
+            # Held from before the change is stored until the memory holds it: a batch in flight
+            # commits first (so the dossiers it creates are found below and re-judged), a later
+            # batch judges by the new law. The lock is the session's: it outlives the commit.
+            await repository.lock_session_key(conn, LAW_KEY)
+        try:
+            async with conn.transaction():
+                if lock:
+                    # a batch assessing with the old data finishes first, or sees the new data
+                    await repository.lock_keys(conn, [lock], exclusive=True)
+                applied = await registry_copy.apply_change(conn, change)
+            if applied is not None and law:
+                await _refresh_law(ctx, conn)
+        finally:
+            if law:
+                await repository.unlock_session_key(conn, LAW_KEY)
     if applied is None:
         return
-    if applied.entity == "calendar_override" and ctx.make_calendar is not None:
-        async with ctx.pool.acquire() as conn:
-            ctx.calendar = ctx.make_calendar(await registry_copy.calendar_overrides(conn))
-    if applied.entity in ("calendar_override", "legal_profile") and ctx.profiles is not None:
-        async with ctx.pool.acquire() as conn:
-            ctx.profiles.default_calendar = ctx.calendar
-            ctx.profiles.refresh(
-                await registry_copy.legal_profiles(conn), await registry_copy.calendar_overrides(conn)
-            )
     after = ""
     while True:
         async with ctx.pool.acquire() as conn:

@@ -37,10 +37,10 @@ class ProcessingSettings(CommonSettings):
         "much later (its events, when an event batch failed on it, are dead-lettered as assessment_failed)",
     )
     forecast_enabled: bool = Field(
-        default=False,
-        description="at-risk warning (dự báo trễ hạn) on: learn the model and warn. Off by default: the "
-        "warning depends on the model of the moment, so processing's state is then no longer a pure "
-        "function of the event log (docs/rules.md)",
+        default=True,
+        description="at-risk warning (dự báo trễ hạn): learn the model from resolved dossiers and warn. "
+        "The warning depends on the model of the moment, so it is kept beside the stored assessment "
+        "(which stays a pure function of the events) and published with it (docs/rules.md)",
     )
     forecast_quantile: float = Field(
         default=0.5,

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.reporting import reports
 from services.reporting.entrypoints.access import token_lookup
+from services.reporting.entrypoints.at_risk import api as at_risk_api
 from services.reporting.entrypoints.dashboard import install_dashboard
 from services.reporting.entrypoints.http import router
 from services.reporting.gauges import refresh_gauges
@@ -109,5 +110,6 @@ def create_app(
     app.state.clock = now
     install_auth_errors(app)
     app.include_router(router)
+    app.include_router(at_risk_api)  # /api/v1/reports/at-risk (dự báo trễ hạn)
     install_dashboard(app)
     return app

@@ -11,8 +11,17 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
 from services.processing.adapters import forecast_store
-from services.processing.handlers import RawMessage, apply_registry_change, fire_timers, handle_event_batch
+from services.processing.handlers import (
+    RawMessage,
+    apply_registry_change,
+    fire_timers,
+    handle_event_batch,
+    publish_unpublished,
+)
 from shared.contracts import RegistryChange
 from shared.db import create_pool
 from tests.integration.streams import AGENCY, PROCEDURE, procedure_change
@@ -82,12 +91,52 @@ async def test_at_risk_is_learned_raised_by_a_timer_published_and_counted(databa
         assert datetime.fromisoformat(str(warned["at_risk_since"])) == ACCEPTED + timedelta(hours=19)
         assert warned["outcome"] == "pending_within"
         async with pool.acquire() as conn:
-            assert await forecast_store.at_risk_by_agency(conn) == {AGENCY: 1}
+            assert await forecast_store.export_at_risk(conn) == {AGENCY: 1}
+        # /metrics: one series per agency, never per dossier
+        assert gauge() == {(("agency", AGENCY),): 1.0}
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT assessment, at_risk_since FROM processing.dossiers WHERE dossier_code = $1", code
+            )
+            # beside the stored assessment, not in it: that stays a function of the events alone
+            assert row["at_risk_since"] == ACCEPTED + timedelta(hours=19)
+            assert not {"at_risk_since", "forecast_resolved_at"} & set(row["assessment"])
+            # a message lost in a crash is published again from the table, warning included
+            await conn.execute(
+                "UPDATE processing.dossiers SET published_revision = 0 WHERE dossier_code = $1", code
+            )
+        assert await publish_unpublished(later) == 1
+        _, again = outbox.sent[-1]
+        instants = {
+            k: datetime.fromisoformat(str(again[k])) for k in ("at_risk_since", "forecast_resolved_at")
+        }
+        assert instants == {k: datetime.fromisoformat(str(warned[k])) for k in instants}
+        assert again["dossier_code"] == code
         # resolved: no longer counted as an open dossier at risk, the first warning stays on record
         await handle_event_batch(later, [event(code, "r", "resolved", ACCEPTED + timedelta(hours=20))])
         _, done = outbox.sent[-1]
         assert datetime.fromisoformat(str(done["at_risk_since"])) == ACCEPTED + timedelta(hours=19)
         async with pool.acquire() as conn:
-            assert await forecast_store.at_risk_by_agency(conn) == {}
+            assert await forecast_store.export_at_risk(conn) == {}
+        assert gauge() == {}
+        # past its due moment a warned dossier is pending overdue: counted there, no longer at risk
+        overdue = context(pool, outbox, ACCEPTED + timedelta(hours=25))
+        overdue.forecast_model = later.forecast_model
+        await handle_event_batch(overdue, [event(f"{AGENCY}-250310-0002", "a", "accepted", ACCEPTED)])
+        _, past = outbox.sent[-1]
+        assert (past["outcome"], past["at_risk_since"] is not None) == ("pending_overdue", True)
+        async with pool.acquire() as conn:
+            assert await forecast_store.export_at_risk(conn) == {}
     finally:
         await pool.close()
+
+
+def gauge() -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples of tthc_agency_dossiers_at_risk as /metrics shows them: labels → value."""
+    text = generate_latest(REGISTRY).decode()
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "tthc_agency_dossiers_at_risk"
+        for s in family.samples
+    }

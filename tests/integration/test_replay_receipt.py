@@ -44,12 +44,7 @@ from tests.conftest import ROOT, SHARED_DATA, Infra, create_database
 from tests.integration.service_process import ServiceProcess, isolated_topics, topic_specs_for
 from tests.integration.streams import wait_until
 
-pytestmark = [
-    pytest.mark.integration,
-    # KNOWN REGRESSION of the session-3 merge (issue #17 stays open): after the merge of poison isolation
-    # (h1) with legal profiles (h5), recording the log end reassesses only 27 of the 105 censored cases.
-    pytest.mark.skip(reason="regression: censored receipt replay reassesses 27 of 105 dossiers (issue #17)"),
-]
+pytestmark = pytest.mark.integration
 
 RECEIPT = SHARED_DATA / "receipt.xes.gz"
 MAPPING = ROOT / "services" / "replay" / "mappings" / "receipt.toml"

@@ -1,13 +1,15 @@
 """The at-risk model's data: observed durations from processing's own tables, and the counts for /metrics.
 
 The model is rebuilt from the database (at start and every ``TTHC_FORECAST_REFRESH_S``), so a
-restart loses nothing: the warnings themselves live in the stored assessments and their timers
-in ``next_deadline``, like every other timer.
+restart loses nothing: the warnings themselves live beside the stored assessments (columns
+``at_risk_since`` and ``forecast_resolved_at``) and their timers in ``next_deadline``, like every
+other timer.
 """
 
 from __future__ import annotations
 
 from services.processing.domain.forecast import ACCEPTED, RemainingTimes
+from shared import metrics
 from shared.db import Conn
 
 # Outcomes of a resolution the durations are learned from (not refusals, withdrawals, censored cases).
@@ -45,10 +47,20 @@ async def learn(conn: Conn, quantile: float, min_samples: int, limit: int = 200_
 
 
 async def at_risk_by_agency(conn: Conn) -> dict[str, int]:
-    """Open dossiers warned AT_RISK, per agency."""
+    """Open dossiers warned AT_RISK and still within their time limit, per agency (past it they
+    are pending overdue: no longer a forecast)."""
     rows = await conn.fetch(
         "SELECT agency_code, count(*) AS n FROM processing.dossiers "
-        "WHERE outcome IN ('pending_within', 'pending_overdue') AND (assessment ->> 'at_risk_since') IS NOT NULL "
-        "GROUP BY agency_code"
+        "WHERE outcome = 'pending_within' AND at_risk_since IS NOT NULL GROUP BY agency_code"
     )
     return {r["agency_code"]: int(r["n"]) for r in rows}
+
+
+async def export_at_risk(conn: Conn) -> dict[str, int]:
+    """Set ``tthc_agency_dossiers_at_risk`` from the table: one series per agency, never per dossier;
+    an agency with none left loses its series."""
+    counts = await at_risk_by_agency(conn)
+    metrics.AGENCY_AT_RISK.clear()
+    for agency, n in counts.items():
+        metrics.AGENCY_AT_RISK.labels(agency).set(n)
+    return counts

@@ -62,9 +62,14 @@ async def load_histories(
     return histories
 
 
+# Beside the stored assessment, not in it: what changes with the run rather than the events —
+# the revision and assessment time, and the at-risk warning of the model of the moment.
+NOT_STORED = frozenset({"assessed_at", "revision", "at_risk_since", "forecast_resolved_at"})
+
+
 def stored_json(item: DossierAssessment) -> str:
-    """The assessment as stored: without what changes on every run (revision, assessed_at)."""
-    return item.model_dump_json(exclude={"assessed_at", "revision"})
+    """The assessment as stored: a function of the dossier's events and the registry alone."""
+    return item.model_dump_json(exclude=set(NOT_STORED))
 
 
 async def save_assessments(
@@ -84,17 +89,20 @@ async def save_assessments(
     rows = await conn.fetch(
         """
         INSERT INTO processing.dossiers AS d (dossier_code, agency_code, procedure_code, status, outcome,
-            accepted_at, due_at, index_due_at, resolved_at, revision, assessment, next_deadline)
+            accepted_at, due_at, index_due_at, resolved_at, revision, assessment, next_deadline,
+            at_risk_since, forecast_resolved_at)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[],
-            $11::text[]::jsonb[], $12::timestamptz[])
+            $11::text[]::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
         ON CONFLICT (dossier_code) DO UPDATE SET
             agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
             status = EXCLUDED.status, outcome = EXCLUDED.outcome, accepted_at = EXCLUDED.accepted_at,
             due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at, resolved_at = EXCLUDED.resolved_at,
-            revision = CASE WHEN d.assessment IS DISTINCT FROM EXCLUDED.assessment
+            revision = CASE WHEN (d.assessment, d.at_risk_since, d.forecast_resolved_at) IS DISTINCT FROM
+                                 (EXCLUDED.assessment, EXCLUDED.at_risk_since, EXCLUDED.forecast_resolved_at)
                             THEN d.revision + 1 ELSE d.revision END,
             assessment = EXCLUDED.assessment, next_deadline = EXCLUDED.next_deadline,
+            at_risk_since = EXCLUDED.at_risk_since, forecast_resolved_at = EXCLUDED.forecast_resolved_at,
             updated_at = CASE WHEN d.assessment IS DISTINCT FROM EXCLUDED.assessment THEN now() ELSE d.updated_at END
         RETURNING dossier_code, revision, published_revision
         """,
@@ -110,18 +118,29 @@ async def save_assessments(
         [1 for _ in items],
         list(bodies) if bodies is not None else [stored_json(a) for a in items],
         list(next_deadlines),
+        [a.at_risk_since for a in items],
+        [a.forecast_resolved_at for a in items],
     )
     return {r["dossier_code"]: r["revision"] for r in rows if r["revision"] > r["published_revision"]}
 
 
 async def unpublished(conn: Conn, limit: int) -> list[tuple[str, int, dict[str, Any]]]:
-    """Stored assessments that are not on the compliance topic yet."""
+    """Stored assessments that are not on the compliance topic yet, with their at-risk warning."""
     rows = await conn.fetch(
-        "SELECT dossier_code, revision, assessment FROM processing.dossiers "
-        "WHERE published_revision < revision ORDER BY dossier_code LIMIT $1",
+        "SELECT dossier_code, revision, assessment, at_risk_since, forecast_resolved_at "
+        "FROM processing.dossiers WHERE published_revision < revision ORDER BY dossier_code LIMIT $1",
         limit,
     )
-    return [(r["dossier_code"], r["revision"], r["assessment"]) for r in rows]
+    return [(r["dossier_code"], r["revision"], with_forecast(r)) for r in rows]
+
+
+def with_forecast(row: Any) -> dict[str, Any]:
+    """A row's stored ``assessment`` with its at-risk columns put back (JSON values)."""
+    return {
+        **row["assessment"],
+        "at_risk_since": row["at_risk_since"].isoformat() if row["at_risk_since"] else None,
+        "forecast_resolved_at": row["forecast_resolved_at"].isoformat() if row["forecast_resolved_at"] else None,
+    }
 
 
 async def mark_published(conn: Conn, published: Sequence[tuple[str, int]]) -> None:
@@ -147,6 +166,16 @@ async def lock_keys(conn: Conn, keys: Sequence[str], *, exclusive: bool) -> None
         f"SELECT {fn}(hashtextextended('tthc.' || k, 0)) FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) s",
         list(keys),
     )
+
+
+async def lock_session_key(conn: Conn, key: str) -> None:
+    """:func:`lock_keys`' exclusive lock on ``key``, held by the connection until :func:`unlock_session_key`
+    (across commits; asyncpg's pool releases it anyway when the connection goes back)."""
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended('tthc.' || $1::text, 0))", key)
+
+
+async def unlock_session_key(conn: Conn, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended('tthc.' || $1::text, 0))", key)
 
 
 async def lock_dossiers(conn: Conn, dossier_codes: Sequence[str]) -> None:

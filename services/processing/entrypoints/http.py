@@ -13,7 +13,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from services.processing.adapters import access, nonconformities, registry_copy
+from services.processing.adapters import access, nonconformities, registry_copy, repository
 from services.processing.handlers import publish_unpublished
 from shared.auth import BearerAuth, Forbidden, Principal, Role, scope_root
 from shared.http import Offset
@@ -47,14 +47,14 @@ async def get_dossier(code: str, request: Request, who: Caller) -> dict[str, Any
     404 when the dossier is unknown or outside the officer's agency subtree (the same answer)."""
     async with _pool(request).acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT agency_code, revision, assessment, next_deadline FROM processing.dossiers "
-            "WHERE dossier_code = $1",
+            "SELECT agency_code, revision, assessment, next_deadline, at_risk_since, forecast_resolved_at "
+            "FROM processing.dossiers WHERE dossier_code = $1",
             code,
         )
         visible = row is not None and await access.may_see(conn, who, row["agency_code"])
     if row is None or not visible:
         raise HTTPException(404, f"no dossier with code {code!r} has been seen")
-    body: dict[str, Any] = {**row["assessment"], "revision": row["revision"]}
+    body: dict[str, Any] = {**repository.with_forecast(row), "revision": row["revision"]}
     body["next_deadline"] = row["next_deadline"].isoformat() if row["next_deadline"] else None
     return body
 

@@ -586,10 +586,12 @@ def install_dashboard(app: FastAPI) -> None:
         settings.dashboard_session_minutes,
         settings.dashboard_secure_cookies,
     )
+    from services.reporting.entrypoints.at_risk import pages as at_risk_pages
     from services.reporting.entrypoints.corrective_pages import router as actions_router
 
     app.include_router(router)
     app.include_router(actions_router)
+    app.include_router(at_risk_pages)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
 
     async def page_error(request: Request, exc: Exception) -> Response:
