@@ -33,9 +33,13 @@ from services.reporting.entrypoints.http import _pool
 from services.reporting.entrypoints.session import (
     CSRF_FIELD,
     CsrfRejected,
+    LoginFailure,
     LoginRequired,
     Sessions,
+    bearer_token,
     dashboard_caller,
+    end_password_session,
+    password_login,
 )
 from services.reporting.entrypoints.templates import ENV, STATIC, TEXT
 from shared import formatting, vocabulary
@@ -483,6 +487,25 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_form(
+    page: Page,
+    request: Request,
+    next_url: str | None,
+    notice: str | None = None,
+    status_code: int = 200,
+    **more: Any,
+) -> HTMLResponse:
+    minutes = request.app.state.settings.dashboard_session_minutes
+    return page.render(
+        "login.html",
+        status_code=status_code,
+        next_url=_safe_next(next_url),
+        help=page.t["password_help"].format(minutes=minutes),
+        notice=notice,
+        **more,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(
     request: Request,
@@ -491,37 +514,34 @@ async def login_page(
     reason: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     page = Page(request, None, None, "calendar", lang)
-    minutes = request.app.state.settings.dashboard_session_minutes
     notice = page.t["session_expired"] if reason == "expired" else None
-    return page.render(
-        "login.html",
-        next_url=_safe_next(next_url),
-        help=page.t["login_help"].format(minutes=minutes),
-        notice=notice,
-    )
+    return _login_form(page, request, next_url, notice)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
-    token: Annotated[str, Form(max_length=500)],
+    token: Annotated[str, Form(max_length=500)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
     next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/dashboard",
     lang: Annotated[str, Form(pattern="^(vi|en)?$")] = "",
 ) -> Response:
+    """A user name and password (checked by the registry), or an access token."""
     sessions: Sessions = request.app.state.sessions
     sessions.check_csrf(request, csrf)
     page = Page(request, None, None, "calendar", lang or None)
-    principal = await request.app.state.auth.lookup(hash_token(token.strip()))
-    if principal is None:
-        minutes = request.app.state.settings.dashboard_session_minutes
-        return page.render(
-            "login.html",
-            status_code=401,
-            next_url=_safe_next(next_url),
-            help=page.t["login_help"].format(minutes=minutes),
-            notice=page.t["login_failed"],
-        )
+    if name.strip():
+        outcome = await password_login(request, name.strip(), password)
+        if isinstance(outcome, LoginFailure):
+            notice = page.t[outcome.key].format(minutes=outcome.minutes)
+            return _login_form(page, request, next_url, notice, outcome.status, name=name.strip())
+        token = outcome
+    elif not token.strip():
+        return _login_form(page, request, next_url, page.t["login_missing"], 422)
+    elif await request.app.state.auth.lookup(hash_token(token.strip())) is None:
+        return _login_form(page, request, next_url, page.t["login_failed"], 401, token_open=True)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     sessions.set_session(response, token.strip(), request.app.state.clock())
     return response
@@ -533,6 +553,9 @@ async def logout(
 ) -> Response:
     sessions: Sessions = request.app.state.sessions
     sessions.check_csrf(request, csrf)
+    token = bearer_token(request)
+    if token is not None:
+        await end_password_session(request, token)
     response = RedirectResponse(f"/dashboard/login?lang={_lang_of(request)}", status_code=303)
     sessions.clear(response)
     return response
