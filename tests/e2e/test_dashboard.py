@@ -461,6 +461,7 @@ async def test_the_whole_dashboard_works_through_the_login(guarded: Dashboard, b
     problems = watch(page, base)
     await page.goto(f"{base}/dashboard/agency/{COMMUNE_A}?period=2025-03")
     assert "/dashboard/login" in page.url  # sent to the login page, and back after it
+    await page.click("#login-form summary")  # the token is the second way in, after name and password
     await page.fill("#token", "tthc_wrong-token-0123456789abcdefghij")
     await page.click("#login-submit")
     assert "Mã truy cập không đúng" in await page.inner_text("#login-notice")

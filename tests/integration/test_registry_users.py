@@ -49,11 +49,15 @@ async def acli(registry: Registry, args: list[str], stdin: str) -> tuple[int, st
     return await asyncio.to_thread(cli, registry, args, stdin)
 
 
-async def login(registry: Registry, name: str, password: str, minutes: int = 30) -> tuple[int, dict[str, Any]]:
+async def login(
+    registry: Registry, name: str, password: str, minutes: int = 30
+) -> tuple[int, dict[str, Any]]:
     r = await registry.client.post(
         "/api/v1/logins", json={"name": name, "password": password, "minutes": minutes}
     )
-    return r.status_code, r.json() | ({"retry-after": r.headers["retry-after"]} if r.status_code == 429 else {})
+    return r.status_code, r.json() | (
+        {"retry-after": r.headers["retry-after"]} if r.status_code == 429 else {}
+    )
 
 
 async def test_a_user_made_with_the_cli_logs_in_and_sees_its_subtree(registry: Registry) -> None:
@@ -64,7 +68,9 @@ async def test_a_user_made_with_the_cli_logs_in_and_sees_its_subtree(registry: R
     pool = await create_pool(registry.dsn, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
-            stored = await conn.fetchval("SELECT password_hash FROM registry.users WHERE name = 'can.bo.phuong'")
+            stored = await conn.fetchval(
+                "SELECT password_hash FROM registry.users WHERE name = 'can.bo.phuong'"
+            )
             audit = await conn.fetch("SELECT after::text AS a FROM registry.audit WHERE entity = 'user'")
     finally:
         await pool.close()
@@ -80,7 +86,9 @@ async def test_a_user_made_with_the_cli_logs_in_and_sees_its_subtree(registry: R
     me = await registry.get("/whoami", token=body["token"])
     assert me.status_code == 200 and me.json()["agency_code"] == WARD
     # an officer's session writes only inside its subtree, like an officer's token
-    outside = await registry.put(f"/qms/{CITY}", {"agency_code": CITY, "state": "building"}, token=body["token"])
+    outside = await registry.put(
+        f"/qms/{CITY}", {"agency_code": CITY, "state": "building"}, token=body["token"]
+    )
     assert outside.status_code == 403
 
     # logout revokes the session's token; a plain API token is never revoked by "logout"
@@ -90,7 +98,9 @@ async def test_a_user_made_with_the_cli_logs_in_and_sees_its_subtree(registry: R
     assert ended.status_code == 200 and ended.json()["ended"] is True
     assert (await registry.get("/whoami", token=body["token"])).status_code == 401
     api_token = await registry.token("viewer")
-    kept = await registry.client.delete("/api/v1/logins/current", headers={"Authorization": f"Bearer {api_token}"})
+    kept = await registry.client.delete(
+        "/api/v1/logins/current", headers={"Authorization": f"Bearer {api_token}"}
+    )
     assert kept.json()["ended"] is False
     assert (await registry.get("/whoami", token=api_token)).status_code == 200
 
@@ -121,8 +131,13 @@ async def test_the_lock_ends_by_itself_and_a_disabled_user_cannot_log_in(registr
     try:
         async with pool.acquire() as conn:
             await handlers.add_user(
-                conn, actor, handlers.login_policy(settings), name="tam.khoa", password=PASSWORD,
-                role=Role.VIEWER, agency_code=None,
+                conn,
+                actor,
+                handlers.login_policy(settings),
+                name="tam.khoa",
+                password=PASSWORD,
+                role=Role.VIEWER,
+                agency_code=None,
             )
             for _ in range(3):
                 with pytest.raises(handlers.LoginRefused):
@@ -140,7 +155,9 @@ async def test_the_lock_ends_by_itself_and_a_disabled_user_cannot_log_in(registr
     assert (await registry.get("/whoami", token=done.token)).status_code == 401
 
 
-def test_cli_mistakes_are_one_line_and_the_password_never_an_argument(registry: Registry, tmp_path: Path) -> None:
+def test_cli_mistakes_are_one_line_and_the_password_never_an_argument(
+    registry: Registry, tmp_path: Path
+) -> None:
     for args, stdin, expected in (
         (["user", "add", "a.b", "--role", "officer"], PASSWORD + "\n", "--agency"),
         (["user", "add", "a.b", "--agency", "000.99.99.H97"], PASSWORD + "\n", "no agency 000.99.99.H97"),

@@ -38,8 +38,9 @@ async def create_login(body: LoginIn, request: Request, conn: Conn) -> Any:
     """Check a dashboard user's password; the answer's token is its session (shown only here)."""
     now = datetime.now(UTC)
     try:
-        done = await handlers.login(conn, request.app.state.registry_context.settings, body.name,
-                                    body.password, body.minutes, now)
+        done = await handlers.login(
+            conn, request.app.state.registry_context.settings, body.name, body.password, body.minutes, now
+        )
     except handlers.LoginRefused:
         return problem(401, "Login refused", "wrong user name or password (or the user is disabled)")
     except handlers.LoginLocked as locked:
