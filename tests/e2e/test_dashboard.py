@@ -77,6 +77,34 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+#: the department's ISO process of 1.004845: the control slip names its steps (TN, XL) from it
+ISO_PROCESS = change(
+    "iso_process",
+    f"{DEPARTMENT}|1.004845|1",
+    1,
+    {
+        "agency_code": DEPARTMENT,
+        "procedure_code": "1.004845",
+        "version": 1,
+        "effective_from": "2020-01-01",
+        "steps": [
+            {
+                "code": "TN",
+                "name": "Tiếp nhận hồ sơ",
+                "responsible_unit": "BP.MC",
+                "budget": {"value": "4", "unit": "working_hours"},
+            },
+            {
+                "code": "XL",
+                "name": "Thẩm định, xử lý hồ sơ",
+                "responsible_unit": "TP-HT",
+                "budget": {"value": "1", "unit": "working_days"},
+            },
+        ],
+    },
+)
+
+
 def token_change(token: str, role: str, agency: str | None = None) -> bytes:
     data: dict[str, Any] = {"token_hash": hash_token(token), "subject": f"{role}@cantho.gov.vn", "role": role}
     if agency:
@@ -108,7 +136,7 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         for code in (PROVINCE, DEPARTMENT, COMMUNE_A)
     ]
     tokens = [token_change(ADMIN, "admin"), token_change(OFFICER_A, "officer", COMMUNE_A)]
-    await handle_registry_changes(ctx, [*REGISTRY_FIRST, LATE_PROCEDURE, *qms, *tokens])
+    await handle_registry_changes(ctx, [*REGISTRY_FIRST, LATE_PROCEDURE, *qms, *tokens, ISO_PROCESS])
     await handle_assessments(ctx, COMPLIANCE)
     config = ReportingSettings(
         database_url=database,
@@ -214,6 +242,11 @@ def watch(page: Any, base: str) -> list[str]:
     return problems
 
 
+async def whole_ticks(page: Any, selector: str) -> None:
+    ticks = await page.locator(selector).evaluate_all("els => els.map(e => e.textContent)")
+    assert len(ticks) >= 2 and all(re.fullmatch(r"\d{1,3}(\.\d{3})*", x) for x in ticks), (selector, ticks)
+
+
 @needs_chromium
 async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Dashboard, page: Any) -> None:
     base = dashboard.url
@@ -229,6 +262,9 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     # agency names on the late chart's category axis, not codes or numbers
     ticks = await page.locator("#chart-late .ytick text").evaluate_all("els => els.map(e => e.textContent)")
     assert set(ticks) == {"UBND phường An Hòa", "UBND xã Mỹ Khánh"}
+    # count axes have whole-number ticks only (a chart of 1 to 3 dossiers showed 0,5 before)
+    for axis in ("#chart-late .xtick text", "#chart-ncs .xtick text", "#chart-qms .ytick text"):
+        await whole_ticks(page, axis)
     assert await page.inner_text("#kpi-received") == "6"  # new in March: D1 D2 D8, D3 D4, D6
     assert await page.inner_text("#kpi-pending_overdue") == "1"  # D4
     # the tree: the province row sums its own dossiers and the three agencies below it
@@ -244,6 +280,7 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     assert await page.inner_text(f"#procedures [data-k='{row}.resolved_early']") == "2"
     assert await page.inner_text(f"#procedures [data-k='{row}.resolved_on_time']") == "1"
     assert await page.inner_text(f"#procedures [data-k='{row}.on_time_rate']") == "100,0 %"
+    await whole_ticks(page, "#chart-procedures .xtick text")
     await page.screenshot(path=str(ARTIFACTS / "dashboard-agency.png"), full_page=True)
 
     await page.click("a.procedure-link")
@@ -255,6 +292,10 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     await page.wait_for_selector("#control-slip")
     slip = await page.inner_text("#control-slip")
     assert "Phòng Hộ tịch" in slip and "Quá hạn" in slip  # step XL overran its budget
+    # step names from the ISO process on the registry feed, the code only as the cell's title
+    steps = page.locator("#control-slip tbody tr td:nth-child(2)")
+    assert await steps.all_inner_texts() == ["Tiếp nhận hồ sơ", "Thẩm định, xử lý hồ sơ"]
+    assert await steps.first.get_attribute("title") == "TN"
     assert "1 ngày làm việc" in slip and "4 giờ làm việc" in slip
     assert "Trực tiếp" in await page.inner_text("#summary")  # channel 1, in words
     await page.screenshot(path=str(ARTIFACTS / "dashboard-control-slip.png"), full_page=True)

@@ -385,10 +385,18 @@ async def dossier(
             raise PageError(404, "not_found_dossier", code=code)
         nodes = await dashboard_views.agency_nodes(conn)
         pname = (await dashboard_views.procedure_names(conn)).get(doc["procedure_code"])
+        steps = await dashboard_views.step_names(
+            conn, doc["agency_code"], doc["procedure_code"], doc.get("iso_process_version")
+        )
     doc.setdefault("steps", [])
     node = nodes.get(doc["agency_code"])
     return page.render(
-        "dossier.html", d=doc, agency_name=node.name if node else doc["agency_code"], procedure_name=pname
+        "dossier.html",
+        d=doc,
+        agency_name=node.name if node else doc["agency_code"],
+        procedure_name=pname,
+        step_name=lambda code: steps.get(code, code),
+        unit_name=lambda code: dashboard_data.unit_name(code, page.lang),
     )
 
 
