@@ -11,6 +11,7 @@ guards every page. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import asyncpg
 import httpx
@@ -314,14 +316,31 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
 async def test_tables_sort_and_filter_and_the_search_finds_a_dossier(dashboard: Dashboard, page: Any) -> None:
     problems = watch(page, dashboard.url)
     await page.goto(f"{dashboard.url}/dashboard?period=2025-03")
-    names = page.locator("#agency-tree tbody tr:not([hidden]) td.name a")
+    names = page.locator("#agency-tree tbody tr td.name a")
     assert await names.count() == 4
-    await page.check("[data-only-nonzero='pending_overdue']")  # only the branches with overdue dossiers
+    # the filters are the server's (the tree is paged): a checkbox applies at once, the period stays
+    await page.check("#tree-filters input[name=overdue]")  # only the branches with overdue dossiers
+    await page.wait_for_url(re.compile(r".*overdue=1.*"))
     assert await names.all_inner_texts() == ["UBND thành phố Cần Thơ", "UBND phường An Hòa"]
-    await page.uncheck("[data-only-nonzero='pending_overdue']")
-    await page.fill("[data-filter='#agency-tree']", "tư pháp")
+    assert "period=2025-03" in page.url
+    await page.uncheck("#tree-filters input[name=overdue]")
+    await page.wait_for_url(re.compile(r"^(?!.*overdue=1).*$"))
+    await page.fill("#tree-filters input[name=find]", "tư pháp")
+    await page.press("#tree-filters input[name=find]", "Enter")
+    await page.wait_for_url(re.compile(r".*find=.*"))
     assert await names.all_inner_texts() == ["Sở Tư pháp"]
-    await page.fill("[data-filter='#agency-tree']", "")
+    # two rows a page: "Trang 1/2", and the next page's link keeps the period and the size
+    await page.goto(f"{dashboard.url}/dashboard?period=2025-03&size=2")
+    assert await page.inner_text("#tree-pager .page-of") == "Trang 1/2"
+    assert await names.all_inner_texts() == ["UBND thành phố Cần Thơ", "Sở Tư pháp"]
+    await page.click("#tree-pager a[rel=next]")
+    await page.wait_for_url(re.compile(r".*page=2.*"))
+    assert await page.inner_text("#tree-pager .page-of") == "Trang 2/2"
+    assert await names.all_inner_texts() == ["UBND phường An Hòa", "UBND xã Mỹ Khánh"]
+    assert "period=2025-03" in page.url and "size=2" in page.url
+    # a page's numbers are still whole-subtree sums, and the live refresh keeps them
+    assert await page.inner_text(f"[data-k='row.{COMMUNE_A}.received_total']") == "2"
+    await page.goto(f"{dashboard.url}/dashboard?period=2025-03")
     # sort by "received" descending: the province (7, its whole tree) first, then 3, 2, 2
     head = page.locator("#agency-tree thead tr:last-child th").first
     await head.click()
@@ -409,6 +428,40 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         # the API keeps its problem+json answers
         api = await client.get("/api/v1/reports/form06", params={"period": "abc"})
         assert api.status_code == 422 and api.headers["content-type"] == "application/problem+json"
+
+
+def next_link(page_html: str) -> dict[str, list[str]]:
+    found = re.search(r'<a href="\?([^"]+)" rel="next"', page_html)
+    assert found is not None, "no link to the next page"
+    return parse_qs(html.unescape(found.group(1)))
+
+
+async def test_long_lists_are_paged_and_the_pages_keep_their_filters(dashboard: Dashboard) -> None:
+    async with httpx.AsyncClient(base_url=dashboard.url) as c:
+        # the register, open findings only, one a page
+        first = await c.get("/dashboard/register", params={"period": "2025-03", "open": "1", "size": 1})
+        total = int(re.search(r'id="register-total">(\d+)<', first.text).group(1))  # type: ignore[union-attr]
+        assert total >= 2 and f"Trang 1/{total}" in first.text
+        link = next_link(first.text)
+        assert link == {
+            "period": ["2025-03"],
+            "calendar": ["calendar"],
+            "lang": ["vi"],
+            "open": ["1"],
+            "size": ["1"],
+            "page": ["2"],
+        }
+        second = await c.get("/dashboard/register", params={k: v[0] for k, v in link.items()})
+        assert f"Trang 2/{total}" in second.text
+        dossier = re.compile(r'<a href="/dashboard/dossier/([^?"]+)')
+        assert dossier.findall(first.text) != dossier.findall(second.text)
+        # the dossiers of a procedure: 3 in March, 2 a page
+        path = f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845"
+        first = await c.get(path, params={"period": "2025-03", "size": 2})
+        assert "Trang 1/2" in first.text and first.text.count('class="dossier-link"') == 2
+        second = await c.get(path, params={k: v[0] for k, v in next_link(first.text).items()})
+        assert "Trang 2/2" in second.text and second.text.count('class="dossier-link"') == 1
+        assert 'rel="next"' not in second.text
 
 
 async def test_an_officer_gets_404_outside_its_subtree_exactly_like_a_missing_code(

@@ -184,6 +184,7 @@ async def compare(base: str, period: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{base}/dashboard?period={period}")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)  # the login page, as an officer would
             await page.click("#login-submit")
             await page.wait_for_selector("#agency-tree")
@@ -307,6 +308,7 @@ async def compare_766(base: str, period: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{base}/dashboard/index766?period={period}&lang=vi")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)
             await page.click("#login-submit")
             await page.wait_for_selector("#index766-agencies")
@@ -355,6 +357,7 @@ async def walk_through(base: str, processing: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1300, "height": 1000})
             await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)
             await page.click("#login-submit")
             await page.wait_for_selector("#new-action")

@@ -59,7 +59,11 @@ Who = Annotated[Principal | None, Depends(dashboard_caller)]
 PeriodQ = Annotated[str | None, Query(max_length=20)]
 CalendarQ = Annotated[str, Query(pattern="^(calendar|statutory)$")]
 LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
-PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)]
+MAX_PAGE_SIZE = 500
+PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // MAX_PAGE_SIZE)]
+SizeQ = Annotated[int, Query(alias="size", ge=1, le=MAX_PAGE_SIZE)]
+FindQ = Annotated[str | None, Query(alias="find", max_length=100)]
+OnlyQ = Annotated[str | None, Query(pattern="^1?$")]
 
 
 class PageError(Exception):
@@ -208,9 +212,49 @@ def _live_answer(page: Page, figures: dashboard_data.Figures, charts: dict[str, 
     )
 
 
+def pager(page_no: int, size: int, total: int, keep: dict[str, Any]) -> dict[str, Any]:
+    """What a list's pager shows: "Trang 2/7", and links that keep the list's filters and size."""
+    kept = {k: v for k, v in keep.items() if v not in (None, "", False)}
+    if size != PAGE_SIZE:
+        kept["size"] = size
+    return {
+        "page": page_no,
+        "pages": max(1, math.ceil(total / size)),
+        "total": total,
+        "keep_q": urlencode(kept),
+    }
+
+
+def tree_page(
+    rows: list[dashboard_data.TreeRow],
+    sums: dict[str, dict[str, int]],
+    find: str | None,
+    overdue_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[list[dashboard_data.TreeRow], int]:
+    """One page of the agency tree after its filters (name or code; overdue in the subtree)."""
+    needle = (find or "").strip().casefold()
+    kept = [
+        r
+        for r in rows
+        if (not needle or needle in r.name.casefold() or needle in r.code.casefold())
+        and (not overdue_only or sums[r.code]["pending_overdue"] > 0)
+    ]
+    return kept[(page_no - 1) * size : page_no * size], len(kept)
+
+
 @router.get("", response_class=HTMLResponse)
 async def overview(
-    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> HTMLResponse:
     from services.reporting.entrypoints.corrective_pages import overdue_count
 
@@ -218,14 +262,31 @@ async def overview(
     async with _pool(request).acquire() as conn:
         figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
     overdue_actions = await overdue_count(request)
+    shown, total = tree_page(ctx.pop("rows"), ctx["sums"], find, overdue == "1", page_no, size)
     return page.render(
         "overview.html",
         overdue_actions=formatting.number(overdue_actions, page.lang),
         v=figures.values,
         live_url=_live(request, ""),
         table_keys=dashboard_data.TABLE_KEYS,
+        rows=shown,
+        tree=_tree_context(page, find, overdue == "1", page_no, size, total),
         **ctx,
     )
+
+
+def _tree_context(
+    page: Page, find: str | None, overdue_only: bool, page_no: int, size: int, total: int
+) -> dict[str, Any]:
+    keep = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep |= {"find": (find or "").strip(), "overdue": "1" if overdue_only else None}
+    return {
+        "find": (find or "").strip(),
+        "overdue_only": overdue_only,
+        "size": size,
+        "default_size": PAGE_SIZE,
+        **pager(page_no, size, total, keep),
+    }
 
 
 @router.get("/live")
@@ -282,9 +343,15 @@ async def agency(
     period: PeriodQ = None,
     calendar: CalendarQ = "calendar",
     lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> HTMLResponse:
     page = Page(request, who, period, calendar, lang)
     figures, ctx, name, level = await _agency(request, who, page, code)
+    all_rows = ctx.pop("rows")
+    shown, total = tree_page(all_rows, ctx["sums"], find, overdue == "1", page_no, size)
     return page.render(
         "agency.html",
         v=figures.values,
@@ -294,6 +361,9 @@ async def agency(
         agency_level=level,
         table_keys=dashboard_data.TABLE_KEYS,
         procedure_keys=dashboard_data.PROCEDURE_KEYS,
+        rows=shown,
+        subtree_size=len(all_rows),
+        tree=_tree_context(page, find, overdue == "1", page_no, size, total),
         **ctx,
     )
 
@@ -322,6 +392,7 @@ async def procedure_dossiers(
     calendar: CalendarQ = "calendar",
     lang: LangQ = None,
     page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
     overdue: Annotated[str | None, Query(pattern="^1?$")] = None,
 ) -> HTMLResponse:
     page = Page(request, who, period, calendar, lang)
@@ -340,8 +411,8 @@ async def procedure_dossiers(
             b.start,
             b.end,
             overdue_only=overdue_only,
-            limit=PAGE_SIZE,
-            offset=(page_no - 1) * PAGE_SIZE,
+            limit=size,
+            offset=(page_no - 1) * size,
         )
         pname = (await dashboard_views.procedure_names(conn)).get(procedure)
     summary = next((r for r in rows if r["procedure_code"] == procedure), None)
@@ -362,9 +433,12 @@ async def procedure_dossiers(
         dossiers=items,
         total=total,
         overdue_only=overdue_only,
-        extra_q="&overdue=1" if overdue_only else "",
-        page=page_no,
-        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        p=pager(
+            page_no,
+            size,
+            total,
+            {"period": page.period, "calendar": page.calendar, "lang": page.lang, "overdue": overdue},
+        ),
     )
 
 
@@ -426,6 +500,7 @@ async def register(
     status: Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")] = None,
     open_: Annotated[str | None, Query(alias="open", pattern="^1?$")] = None,
     page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
 ) -> HTMLResponse:
     """The nonconformity register with filters, from the API's register report."""
     page = Page(request, who, period, calendar, lang)
@@ -436,7 +511,7 @@ async def register(
     async with _pool(request).acquire() as conn:
         agencies = await _visible(conn, who)
         if open_only and not status:
-            doc = await _open_register(conn, page.bounds, agencies, code, page_no)
+            doc = await _open_register(conn, page.bounds, agencies, code, page_no, size)
         else:
             doc = await reports.nonconformities(
                 conn,
@@ -445,18 +520,17 @@ async def register(
                 procedure=None,
                 code=code,
                 status=status or None,
-                limit=PAGE_SIZE,
-                offset=(page_no - 1) * PAGE_SIZE,
+                limit=size,
+                offset=(page_no - 1) * size,
             )
         nodes = await dashboard_views.agency_nodes(conn)
-    extra = {k: v for k, v in (("code", code), ("status", status), ("open", "1" if open_only else None)) if v}
+    keep = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep |= {"code": code, "status": status, "open": "1" if open_only else None}
     return page.render(
         "register.html",
         items=doc["items"],
         total=doc["total"],
-        page=page_no,
-        pages=max(1, math.ceil(doc["total"] / PAGE_SIZE)),
-        extra_q=("&" + urlencode(extra)) if extra else "",
+        p=pager(page_no, size, doc["total"], keep),
         rule_codes=[c.value for c in NonconformityCode],
         nc_statuses=list(vocabulary.NC_STATUS),
         code=code,
@@ -467,19 +541,19 @@ async def register(
 
 
 async def _open_register(
-    conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int
+    conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int, size: int
 ) -> dict[str, Any]:
     """Open and in-corrective-action nonconformities: the register report of each status, merged."""
     items: list[dict[str, Any]] = []
     total = 0
     for status in ("open", "corrective_action"):
         doc = await reports.nonconformities(
-            conn, b, agencies, procedure=None, code=code, status=status, limit=page_no * PAGE_SIZE, offset=0
+            conn, b, agencies, procedure=None, code=code, status=status, limit=page_no * size, offset=0
         )
         items += doc["items"]
         total += doc["total"]
     items.sort(key=lambda i: (i["detected_at"], i["dossier_code"]), reverse=True)
-    return {"items": items[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE], "total": total}
+    return {"items": items[(page_no - 1) * size : page_no * size], "total": total}
 
 
 # --- login and sessions ---------------------------------------------------------------

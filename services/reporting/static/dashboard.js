@@ -126,6 +126,10 @@ function wireTables() {
       th.addEventListener("click", () => sortBy(table, th));
     }
   }
+  // a filter checkbox of a server-side list (the agency tree) applies at once
+  for (const box of document.querySelectorAll("input[data-autosubmit]")) {
+    box.addEventListener("change", () => box.form.submit());
+  }
   for (const input of document.querySelectorAll("[data-filter], [data-only-nonzero]")) {
     const target = document.querySelector(input.dataset.filter || input.dataset.target);
     if (target) input.addEventListener("input", () => filterRows(target));
