@@ -205,9 +205,13 @@ def _live(request: Request, path: str) -> str:
     return f"/dashboard/live{path}?{request.url.query}" if request.url.query else f"/dashboard/live{path}"
 
 
-def _live_answer(page: Page, figures: dashboard_data.Figures, charts: dict[str, Any]) -> JSONResponse:
+def _live_answer(
+    page: Page, figures: dashboard_data.Figures, charts: dict[str, Any], lists: dict[str, int] | None = None
+) -> JSONResponse:
+    """A page's live twin: its numbers, its charts, and the length of each of its lists (the page
+    shows "có N mục mới — tải lại" when a list grew since it was drawn)."""
     return JSONResponse(
-        {"values": figures.values, "charts": charts, "updated": page.updated()},
+        {"values": figures.values, "charts": charts, "lists": lists or {}, "updated": page.updated()},
         headers={"Cache-Control": "no-store"},
     )
 
@@ -291,12 +295,19 @@ def _tree_context(
 
 @router.get("/live")
 async def overview_live(
-    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> JSONResponse:
     page = Page(request, who, period, calendar, lang)
     async with _pool(request).acquire() as conn:
         figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
-    return _live_answer(page, figures, ctx["charts"])
+    _, tree_total = tree_page(ctx["rows"], ctx["sums"], find, overdue == "1", 1, 1)
+    return _live_answer(page, figures, ctx["charts"], {"tree": tree_total})
 
 
 async def _agency(
@@ -376,28 +387,29 @@ async def agency_live(
     period: PeriodQ = None,
     calendar: CalendarQ = "calendar",
     lang: LangQ = None,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> JSONResponse:
     page = Page(request, who, period, calendar, lang)
     figures, ctx, _, _ = await _agency(request, who, page, code)
-    return _live_answer(page, figures, ctx["charts"])
+    _, tree_total = tree_page(ctx["rows"], ctx["sums"], find, overdue == "1", 1, 1)
+    return _live_answer(
+        page, figures, ctx["charts"], {"tree": tree_total, "procedures": len(ctx["procedures"])}
+    )
 
 
-@router.get("/agency/{code}/procedure/{procedure}", response_class=HTMLResponse)
-async def procedure_dossiers(
+async def _procedure(
     request: Request,
+    who: Principal | None,
+    page: Page,
     code: str,
     procedure: str,
-    who: Who,
-    period: PeriodQ = None,
-    calendar: CalendarQ = "calendar",
-    lang: LangQ = None,
-    page_no: PageQ = 1,
-    size: SizeQ = PAGE_SIZE,
-    overdue: Annotated[str | None, Query(pattern="^1?$")] = None,
-) -> HTMLResponse:
-    page = Page(request, who, period, calendar, lang)
+    overdue_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[dashboard_data.Figures, dict[str, Any]]:
+    """The numbers and one page of the dossier list of one agency's procedure."""
     b = page.bounds
-    overdue_only = overdue == "1"
     async with _pool(request).acquire() as conn:
         await _agency_scope(conn, who, code)
         if not await dashboard_views.procedure_known(conn, code, procedure):
@@ -421,25 +433,61 @@ async def procedure_dossiers(
         for k in dashboard_data.PROCEDURE_KEYS:
             figures.count(f"proc.{procedure}.{k}", summary[k])
         figures.rate(f"proc.{procedure}.on_time_rate", summary["on_time_rate"])
+    figures.count("list.dossiers.total", total)
+    return figures, {"name": node.name, "pname": pname, "summary": summary, "items": items, "total": total}
+
+
+@router.get("/agency/{code}/procedure/{procedure}", response_class=HTMLResponse)
+async def procedure_dossiers(
+    request: Request,
+    code: str,
+    procedure: str,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    overdue: OnlyQ = None,
+) -> HTMLResponse:
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx = await _procedure(request, who, page, code, procedure, overdue == "1", page_no, size)
     return page.render(
         "procedure.html",
         v=figures.values,
+        live_url=_live(request, f"/agency/{quote(code)}/procedure/{quote(procedure)}"),
         code=code,
-        name=node.name,
+        name=ctx["name"],
         procedure_code=procedure,
-        procedure_name=pname,
-        summary=summary,
+        procedure_name=ctx["pname"],
+        summary=ctx["summary"],
         procedure_keys=dashboard_data.PROCEDURE_KEYS,
-        dossiers=items,
-        total=total,
-        overdue_only=overdue_only,
+        dossiers=ctx["items"],
+        total=ctx["total"],
+        overdue_only=overdue == "1",
         p=pager(
             page_no,
             size,
-            total,
+            ctx["total"],
             {"period": page.period, "calendar": page.calendar, "lang": page.lang, "overdue": overdue},
         ),
     )
+
+
+@router.get("/live/agency/{code}/procedure/{procedure}")
+async def procedure_live(
+    request: Request,
+    code: str,
+    procedure: str,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    overdue: OnlyQ = None,
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx = await _procedure(request, who, page, code, procedure, overdue == "1", 1, 1)
+    return _live_answer(page, figures, {}, {"dossiers": ctx["total"]})
 
 
 @router.get("/dossier/{code}", response_class=HTMLResponse)
@@ -489,25 +537,18 @@ async def search(
     return RedirectResponse(f"/dashboard/dossier/{quote(code, safe='')}{suffix}", status_code=303)
 
 
-@router.get("/register", response_class=HTMLResponse)
-async def register(
+async def _register(
     request: Request,
-    who: Who,
-    period: PeriodQ = None,
-    calendar: CalendarQ = "calendar",
-    lang: LangQ = None,
-    code: Annotated[str | None, Query(max_length=40)] = None,
-    status: Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")] = None,
-    open_: Annotated[str | None, Query(alias="open", pattern="^1?$")] = None,
-    page_no: PageQ = 1,
-    size: SizeQ = PAGE_SIZE,
-) -> HTMLResponse:
-    """The nonconformity register with filters, from the API's register report."""
-    page = Page(request, who, period, calendar, lang)
-    code = code or None
+    who: Principal | None,
+    page: Page,
+    code: str | None,
+    status: str | None,
+    open_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     if code is not None and code not in vocabulary.RULES:
         raise PageError(422, "bad_parameter", field="code")
-    open_only = open_ == "1"
     async with _pool(request).acquire() as conn:
         agencies = await _visible(conn, who)
         if open_only and not status:
@@ -524,10 +565,40 @@ async def register(
                 offset=(page_no - 1) * size,
             )
         nodes = await dashboard_views.agency_nodes(conn)
+    return doc, {c: n.name for c, n in nodes.items()}
+
+
+RuleQ = Annotated[str | None, Query(max_length=40)]
+NcStatusQ = Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")]
+OpenQ = Annotated[str | None, Query(alias="open", pattern="^1?$")]
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register(
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    code: RuleQ = None,
+    status: NcStatusQ = None,
+    open_: OpenQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+) -> HTMLResponse:
+    """The nonconformity register with filters, from the API's register report."""
+    page = Page(request, who, period, calendar, lang)
+    code = code or None
+    open_only = open_ == "1"
+    doc, names = await _register(request, who, page, code, status, open_only, page_no, size)
     keep = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
     keep |= {"code": code, "status": status, "open": "1" if open_only else None}
+    figures = dashboard_data.Figures(page.lang)
+    figures.count("list.register.total", doc["total"])
     return page.render(
         "register.html",
+        v=figures.values,
+        live_url=_live(request, "/register"),
         items=doc["items"],
         total=doc["total"],
         p=pager(page_no, size, doc["total"], keep),
@@ -536,8 +607,26 @@ async def register(
         code=code,
         status_filter=status,
         open_only=open_only,
-        agency_names={c: n.name for c, n in nodes.items()},
+        agency_names=names,
     )
+
+
+@router.get("/live/register")
+async def register_live(
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    code: RuleQ = None,
+    status: NcStatusQ = None,
+    open_: OpenQ = None,
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    doc, _ = await _register(request, who, page, code or None, status, open_ == "1", 1, 1)
+    figures = dashboard_data.Figures(page.lang)
+    figures.count("list.register.total", doc["total"])
+    return _live_answer(page, figures, {}, {"register": doc["total"]})
 
 
 async def _open_register(

@@ -343,7 +343,10 @@ TEXT["vi"].update(
         "login_missing": "Hãy nhập tên đăng nhập và mật khẩu, hoặc mã truy cập.",
         "error_429": "Tạm khóa đăng nhập",
         "page_of": "Trang {page}/{pages}",
-        "new_rows": "Có {n} mục mới",
+        "new_rows": "Có {n} cơ quan mới trong danh sách",
+        "new_procedures": "Có {n} thủ tục mới",
+        "new_dossiers": "Có {n} hồ sơ mới",
+        "new_ncs": "Có {n} sự không phù hợp mới",
         "reload": "tải lại",
     }
 )
@@ -359,7 +362,10 @@ TEXT["en"].update(
         "login_missing": "Enter a user name and password, or an access token.",
         "error_429": "Sign-in locked",
         "page_of": "Page {page}/{pages}",
-        "new_rows": "{n} new item(s)",
+        "new_rows": "{n} new agency row(s)",
+        "new_procedures": "{n} new procedure(s)",
+        "new_dossiers": "{n} new dossier(s)",
+        "new_ncs": "{n} new nonconformity(-ies)",
         "reload": "reload",
     }
 )
