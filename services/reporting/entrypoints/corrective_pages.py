@@ -194,10 +194,10 @@ async def action_page(
     if r.status_code == 404:
         raise PageError(404, "not_found_action", code=str(action_id))
     doc = _answer(r)
-    candidates = []
-    if doc["state"] != "closed":
-        candidates = await _open_nonconformities(request, doc["agency_code"], None)
-        candidates = [c for c in candidates if c["agency_code"] == doc["agency_code"]]
+    candidates: list[dict[str, Any]] = []
+    if doc["state"] != "closed":  # the agency's open findings that may join this action (up to 500)
+        found, _ = await _open_nonconformities(request, doc["agency_code"], None, 1, 500)
+        candidates = [c for c in found if c["agency_code"] == doc["agency_code"]]
     names = await _names(request)
     return page.render(
         "action.html",

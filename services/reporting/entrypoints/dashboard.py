@@ -282,7 +282,7 @@ async def overview(
 def _tree_context(
     page: Page, find: str | None, overdue_only: bool, page_no: int, size: int, total: int
 ) -> dict[str, Any]:
-    keep = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
     keep |= {"find": (find or "").strip(), "overdue": "1" if overdue_only else None}
     return {
         "find": (find or "").strip(),
@@ -591,7 +591,7 @@ async def register(
     code = code or None
     open_only = open_ == "1"
     doc, names = await _register(request, who, page, code, status, open_only, page_no, size)
-    keep = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
     keep |= {"code": code, "status": status, "open": "1" if open_only else None}
     figures = dashboard_data.Figures(page.lang)
     figures.count("list.register.total", doc["total"])
