@@ -693,6 +693,9 @@ async def login(
     while locked, even the right password is refused.
     """
     policy = login_policy(settings)
+    if name_problem(name) is not None:  # not a possible name (nor one the database could hold)
+        await users.password_matches(None, password)  # the time of a real check
+        raise LoginRefused
     user = await users.get(conn, name)
     if user is not None and users_locked(user.locked_until, now):
         raise LoginLocked(user.locked_until or now)

@@ -111,6 +111,7 @@ async def test_repeated_wrong_passwords_lock_the_user_until_an_admin_resets_it(r
     unknown = await login(registry, "khong.co.ai", PASSWORD)
     wrong = await login(registry, "xem.bao.cao", "sai mật khẩu rồi")
     assert unknown[0] == wrong[0] == 401 and unknown[1]["detail"] == wrong[1]["detail"]
+    assert (await login(registry, "nul\x00name", PASSWORD))[0] == 401  # not a 500 from the database
     assert (await login(registry, "xem.bao.cao", "sai mật khẩu rồi"))[0] == 401
     assert (await login(registry, "xem.bao.cao", "sai mật khẩu rồi"))[0] == 401  # the third in a row locks
     status, body = await login(registry, "xem.bao.cao", PASSWORD)  # even the right password, now
