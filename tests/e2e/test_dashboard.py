@@ -409,6 +409,8 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         ("/dashboard?lang=fr", 422, "Tham số “lang” không hợp lệ"),
         (f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845?page=0", 422, "Tham số “page”"),
         ("/dashboard/register?code=NOT_A_RULE", 422, "Tham số “code”"),
+        ("/dashboard?size=0", 422, "Tham số “size”"),
+        (f"/dashboard/register?page={(2**63 - 1) // 50}&size=500", 422, "Tham số “page”"),  # past bigint
         ("/dashboard/agency/NOPE", 404, "Không có cơ quan mã NOPE"),
         (f"/dashboard/agency/{DEPARTMENT}/procedure/9.999999", 404, "không có thủ tục mã 9.999999"),
         ("/dashboard/dossier/NOPE-1", 404, "Không có hồ sơ mã NOPE-1"),

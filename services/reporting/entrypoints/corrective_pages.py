@@ -25,6 +25,7 @@ from services.reporting.entrypoints.dashboard import (
     SizeQ,
     Who,
     _lang_of,
+    offset_of,
     pager,
 )
 from services.reporting.entrypoints.http import _pool
@@ -78,7 +79,7 @@ async def _open_nonconformities(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the open nonconformities (processing's register, the caller's subtree) and their total."""
     params = (
-        {"status": "open", "limit": size, "offset": (page_no - 1) * size}
+        {"status": "open", "limit": size, "offset": offset_of(page_no, size)}
         | ({"agency": agency} if agency else {})
         | ({"code": code} if code else {})
     )
@@ -113,7 +114,7 @@ async def actions(
 ) -> HTMLResponse:
     """The corrective actions, and the open nonconformities from which to start one (each list paged)."""
     page = Page(request, who, None, "calendar", lang)
-    params: dict[str, Any] = {"limit": size, "offset": (page_no - 1) * size}
+    params: dict[str, Any] = {"limit": size, "offset": offset_of(page_no, size)}
     if state:
         params["state"] = state
     if overdue == "1":

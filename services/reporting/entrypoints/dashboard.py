@@ -60,7 +60,7 @@ PeriodQ = Annotated[str | None, Query(max_length=20)]
 CalendarQ = Annotated[str, Query(pattern="^(calendar|statutory)$")]
 LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
 MAX_PAGE_SIZE = 500
-PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // MAX_PAGE_SIZE)]
+PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)]
 SizeQ = Annotated[int, Query(alias="size", ge=1, le=MAX_PAGE_SIZE)]
 FindQ = Annotated[str | None, Query(alias="find", max_length=100)]
 OnlyQ = Annotated[str | None, Query(pattern="^1?$")]
@@ -214,6 +214,13 @@ def _live_answer(
         {"values": figures.values, "charts": charts, "lists": lists or {}, "updated": page.updated()},
         headers={"Cache-Control": "no-store"},
     )
+
+
+def offset_of(page_no: int, size: int) -> int:
+    """The first row of a page; 422 when it lies past what PostgreSQL can count (bigint)."""
+    if page_no * size > PG_BIGINT_MAX:  # the page's last row, too (the open register reads up to it)
+        raise PageError(422, "bad_parameter", field="page")
+    return (page_no - 1) * size
 
 
 def pager(page_no: int, size: int, total: int, keep: dict[str, Any]) -> dict[str, Any]:
@@ -424,7 +431,7 @@ async def _procedure(
             b.end,
             overdue_only=overdue_only,
             limit=size,
-            offset=(page_no - 1) * size,
+            offset=offset_of(page_no, size),
         )
         pname = (await dashboard_views.procedure_names(conn)).get(procedure)
     summary = next((r for r in rows if r["procedure_code"] == procedure), None)
@@ -562,7 +569,7 @@ async def _register(
                 code=code,
                 status=status or None,
                 limit=size,
-                offset=(page_no - 1) * size,
+                offset=offset_of(page_no, size),
             )
         nodes = await dashboard_views.agency_nodes(conn)
     return doc, {c: n.name for c, n in nodes.items()}
@@ -633,6 +640,7 @@ async def _open_register(
     conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int, size: int
 ) -> dict[str, Any]:
     """Open and in-corrective-action nonconformities: the register report of each status, merged."""
+    offset_of(page_no, size)
     items: list[dict[str, Any]] = []
     total = 0
     for status in ("open", "corrective_action"):
