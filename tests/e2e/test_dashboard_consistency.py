@@ -13,6 +13,8 @@ its agency page's row.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import shutil
 import tempfile
 import time
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -362,6 +365,17 @@ async def walk_through(base: str, processing: str) -> None:
             await page.click("#login-submit")
             await page.wait_for_selector("#new-action")
             user = await page.inner_text("#user")
+            # the open findings are paged: two a page here, the next page's link keeps the filters
+            await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}&size=2")
+            pager = await page.inner_text("#open-ncs-pager")
+            found_total = int(re.search(r"Tổng số ([\d.]+)", pager).group(1).replace(".", ""))  # type: ignore[union-attr]
+            assert f"Trang 1/{math.ceil(found_total / 2)}" in pager and found_total >= 3, pager
+            assert await page.locator("#open-ncs tbody tr").count() == 2
+            href = await page.get_attribute("#open-ncs-pager a[rel=next]", "href") or ""
+            kept = parse_qs(href.lstrip("?"))
+            assert kept["agency"] == [agency] and kept["code"] == [code], href
+            assert kept["size"] == ["2"] and kept["nc_page"] == ["2"], href
+            await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}")
             for key in keys[:2]:
                 await page.check(f"input[name=nc][value='{key}']")
             await page.fill("textarea[name=correction]", "Đã trả kết quả và gửi phiếu xin lỗi cho công dân")
