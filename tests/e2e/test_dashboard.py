@@ -156,7 +156,11 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         kafka_heartbeat_interval_ms=1000,
         dashboard_live_interval_s=0.5,
         reporting_processing_url=f"http://127.0.0.1:{free_port()}",  # no processing: its numbers show "–"
-        **({"reporting_require_token": False} | settings),  # anonymous unless a test asks
+        # anonymous unless a test asks; no registry (password logins) unless a test brings one
+        **(
+            {"reporting_require_token": False, "reporting_registry_url": f"http://127.0.0.1:{free_port()}"}
+            | settings
+        ),
     )
     port = free_port()
     app = create_app(config, clock=lambda: NOW)
@@ -655,6 +659,13 @@ async def test_login_refuses_forged_expired_and_cross_site_requests(guarded: Das
         for bad in ("", "0" * 64):
             r = await c.post("/dashboard/login", data={"token": ADMIN, "csrf": bad})
             assert r.status_code == 403 and "tthc_session" not in r.headers.get("set-cookie", "")
+        # the registry (which checks passwords) away: a page that says so; nothing typed: 422
+        r = await c.post(
+            "/dashboard/login", data={"name": "ai.do", "password": "x" * 12, "csrf": csrf.group(1)}
+        )
+        assert r.status_code == 503 and "Không kết nối được dịch vụ danh mục" in r.text
+        r = await c.post("/dashboard/login", data={"csrf": csrf.group(1)})
+        assert r.status_code == 422 and "Hãy nhập tên đăng nhập và mật khẩu, hoặc mã truy cập" in r.text
         r = await c.post(
             "/dashboard/login", data={"token": ADMIN, "csrf": csrf.group(1), "next": "https://evil.example/"}
         )
