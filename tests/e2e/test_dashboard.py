@@ -458,6 +458,7 @@ async def test_long_lists_are_paged_and_the_pages_keep_their_filters(dashboard: 
             "size": ["1"],
             "page": ["2"],
         }
+        assert '<input type="hidden" name="size" value="1">' in first.text  # the filter form keeps it too
         second = await c.get("/dashboard/register", params={k: v[0] for k, v in link.items()})
         assert f"Trang 2/{total}" in second.text
         dossier = re.compile(r'<a href="/dashboard/dossier/([^?"]+)')

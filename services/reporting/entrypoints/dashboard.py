@@ -233,6 +233,8 @@ def pager(page_no: int, size: int, total: int, keep: dict[str, Any]) -> dict[str
         "pages": max(1, math.ceil(total / size)),
         "total": total,
         "keep_q": urlencode(kept),
+        "size": size,
+        "default_size": PAGE_SIZE,
     }
 
 
@@ -291,13 +293,7 @@ def _tree_context(
 ) -> dict[str, Any]:
     keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
     keep |= {"find": (find or "").strip(), "overdue": "1" if overdue_only else None}
-    return {
-        "find": (find or "").strip(),
-        "overdue_only": overdue_only,
-        "size": size,
-        "default_size": PAGE_SIZE,
-        **pager(page_no, size, total, keep),
-    }
+    return {"find": (find or "").strip(), "overdue_only": overdue_only, **pager(page_no, size, total, keep)}
 
 
 @router.get("/live")
