@@ -206,7 +206,9 @@ async def compare(base: str, period: str) -> None:
             # every agency page: its subtree's numbers, its tree, its own procedures
             procedures: dict[str, list[str]] = {}
             for code in agencies:
-                await page.goto(f"{base}/dashboard/agency/{code}?period={period}")
+                await page.goto(
+                    f"{base}/dashboard/agency/{code}?period={period}&size=500"
+                )  # every row on one page
                 shown = await numbers(page)
                 expected = expected_kpis(api, code)
                 for sub in {k[4 : k.rindex(".")] for k in shown if k.startswith("row.")}:
@@ -257,7 +259,9 @@ async def compare(base: str, period: str) -> None:
 
             # every procedure page repeats its row of the agency page
             for code, codes in procedures.items():
-                await page.goto(f"{base}/dashboard/agency/{code}?period={period}")
+                await page.goto(
+                    f"{base}/dashboard/agency/{code}?period={period}&size=500"
+                )  # every row on one page
                 on_agency = await numbers(page)
                 for pc in codes:
                     await page.goto(f"{base}/dashboard/agency/{code}/procedure/{pc}?period={period}")

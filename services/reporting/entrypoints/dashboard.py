@@ -18,7 +18,7 @@ import math
 from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -62,7 +62,7 @@ LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
 MAX_PAGE_SIZE = 500
 PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)]
 SizeQ = Annotated[int, Query(alias="size", ge=1, le=MAX_PAGE_SIZE)]
-FindQ = Annotated[str | None, Query(alias="find", max_length=100)]
+FindQ = Annotated[str | None, Query(max_length=100)]
 OnlyQ = Annotated[str | None, Query(pattern="^1?$")]
 
 
@@ -257,6 +257,20 @@ def tree_page(
     return kept[(page_no - 1) * size : page_no * size], len(kept)
 
 
+def procedure_page(
+    procedures: list[dict[str, Any]], find: str | None, overdue_only: bool, page_no: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of an agency's own procedures after its filters (code or name; pending overdue)."""
+    needle = (find or "").strip().casefold()
+    kept = [
+        p
+        for p in procedures
+        if (not needle or needle in p["procedure_code"].casefold() or needle in (p["name"] or "").casefold())
+        and (not overdue_only or p["pending_overdue"] > 0)
+    ]
+    return kept[(page_no - 1) * size : page_no * size], len(kept)
+
+
 @router.get("", response_class=HTMLResponse)
 async def overview(
     request: Request,
@@ -361,11 +375,28 @@ async def agency(
     size: SizeQ = PAGE_SIZE,
     find: FindQ = None,
     overdue: OnlyQ = None,
+    proc_page: Annotated[int, Query(ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)] = 1,
+    pfind: FindQ = None,
+    poverdue: OnlyQ = None,
 ) -> HTMLResponse:
+    """One agency; its tree (``page``, ``find``, ``overdue``) and its own procedures (``proc_page``,
+    ``pfind``, ``poverdue``) are paged and filtered apart, each link keeping the other's state."""
     page = Page(request, who, period, calendar, lang)
     figures, ctx, name, level = await _agency(request, who, page, code)
     all_rows = ctx.pop("rows")
     shown, total = tree_page(all_rows, ctx["sums"], find, overdue == "1", page_no, size)
+    procs, procs_total = procedure_page(ctx["procedures"], pfind, poverdue == "1", proc_page, size)
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    tree_keep = {"find": (find or "").strip(), "overdue": overdue, "page": page_no if page_no > 1 else None}
+    proc_keep = {"pfind": (pfind or "").strip(), "poverdue": poverdue}
+    proc_pager = pager(proc_page, size, procs_total, keep | tree_keep | proc_keep)
+    proc_pager |= {"param": "proc_page", "find": proc_keep["pfind"], "overdue_only": poverdue == "1"}
+    tree = _tree_context(page, find, overdue == "1", page_no, size, total)
+    tree["keep_q"] = urlencode(
+        {k: v for k, v in parse_qsl(tree["keep_q"])}
+        | {k: v for k, v in proc_keep.items() if v}
+        | ({"proc_page": proc_page} if proc_page > 1 else {})
+    )
     return page.render(
         "agency.html",
         v=figures.values,
@@ -377,7 +408,9 @@ async def agency(
         procedure_keys=dashboard_data.PROCEDURE_KEYS,
         rows=shown,
         subtree_size=len(all_rows),
-        tree=_tree_context(page, find, overdue == "1", page_no, size, total),
+        tree=tree,
+        procedures_shown=procs,
+        proc_p=proc_pager,
         **ctx,
     )
 
@@ -392,13 +425,14 @@ async def agency_live(
     lang: LangQ = None,
     find: FindQ = None,
     overdue: OnlyQ = None,
+    pfind: FindQ = None,
+    poverdue: OnlyQ = None,
 ) -> JSONResponse:
     page = Page(request, who, period, calendar, lang)
     figures, ctx, _, _ = await _agency(request, who, page, code)
     _, tree_total = tree_page(ctx["rows"], ctx["sums"], find, overdue == "1", 1, 1)
-    return _live_answer(
-        page, figures, ctx["charts"], {"tree": tree_total, "procedures": len(ctx["procedures"])}
-    )
+    _, procs_total = procedure_page(ctx["procedures"], pfind, poverdue == "1", 1, 1)
+    return _live_answer(page, figures, ctx["charts"], {"tree": tree_total, "procedures": procs_total})
 
 
 async def _procedure(
