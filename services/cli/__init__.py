@@ -252,6 +252,59 @@ def token(subject: str, role: str, agency_code: str | None) -> None:
 
 
 @main.group()
+def user() -> None:
+    """Dashboard users: a name and a password (kept as an argon2id hash) in the registry."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "officer", "viewer"]), default="officer", show_default=True)
+@click.option("--agency", "agency_code", default=None, help="the agency whose subtree an officer sees")
+def user_add(name: str, role: str, agency_code: str | None) -> None:
+    """Create a user; the password is asked (twice) or read from stdin, never an argument."""
+    from services.cli import users
+
+    if role == "officer" and not agency_code:
+        raise click.UsageError("an officer sees one agency's subtree: add --agency CODE (e.g. 000.00.13.H13)")
+    if role != "officer" and agency_code:
+        raise click.UsageError(f"only officers are bound to an agency: drop --agency for --role {role}")
+    password = users.read_password()
+    users.add(_database_url(), name, role, agency_code, password)
+    click.echo(f"user {name} created ({role}{' of ' + agency_code if agency_code else ''}); log in at /dashboard/login")
+
+
+@user.command("password")
+@click.argument("name")
+def user_password(name: str) -> None:
+    """Set a new password (asked, or read from stdin); lifts a lock-out and ends the user's sessions."""
+    from services.cli import users
+
+    password = users.read_password("New password")
+    ended = users.change_password(_database_url(), name, password)
+    click.echo(f"password of {name} changed; {ended} open session(s) ended")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Refuse the user's logins from now on and end its open sessions."""
+    from services.cli import users
+
+    users.disable(_database_url(), name, True)
+    click.echo(f"user {name} disabled")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """Accept the user's logins again."""
+    from services.cli import users
+
+    users.disable(_database_url(), name, False)
+    click.echo(f"user {name} enabled")
+
+
+@main.group()
 def keys() -> None:
     """API keys of the emitting systems (HTTP ingest, docs/ingress.md); stored hashed."""
 

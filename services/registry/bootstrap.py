@@ -13,6 +13,7 @@ from services.registry.adapters import repository
 from services.registry.adapters.outbox_relay import OutboxRelay
 from services.registry.dev_token import ensure_admin
 from services.registry.entrypoints.http import install_errors, router
+from services.registry.entrypoints.logins import router as logins_router
 from services.registry.handlers import Context
 from services.registry.settings import RegistrySettings
 from shared.auth import BearerAuth, Principal, install_auth_errors, principal_of
@@ -71,6 +72,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     app.include_router(router)
+    app.include_router(logins_router)
     install_auth_errors(app)
     install_errors(app)
     return app

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
-from services.registry.adapters import repository
+from services.registry.adapters import repository, users
 from services.registry.adapters.repository import Actor, Outcome, Stored
 from services.registry.domain import access
 from services.registry.domain.agencies import (
@@ -35,6 +35,8 @@ from services.registry.domain.imports import (
 from services.registry.domain.iso_process import in_force, process_problems
 from services.registry.domain.legal_profiles import profile_problems
 from services.registry.domain.qms import QmsFlags, qms_flags, qms_problems
+from services.registry.domain.users import LoginPolicy, after_failure, name_problem, password_problem
+from services.registry.domain.users import locked as users_locked
 from services.registry.settings import RegistrySettings
 from shared.auth import MIN_TOKEN_LENGTH, Forbidden, Principal, hash_token, new_token
 from shared.calendar import CalendarOverrides, OfficeHours
@@ -577,3 +579,164 @@ async def apply_seed(conn: Conn, ctx: Context, who: Principal, scenario: Any) ->
         for q in scenario.qms:
             count("qms", (await put_qms(conn, ctx, who, q, "seed"))[1])
     return counts
+
+
+# --- dashboard users ---------------------------------------------------------------------------------
+
+
+class LoginRefused(Exception):
+    """Wrong user name or password, or a disabled user: one answer for all (HTTP 401)."""
+
+
+class LoginLocked(Exception):
+    """Too many wrong passwords in a row: no login until ``until`` (HTTP 429)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"locked until {until.isoformat()}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class LoginDone:
+    """A password login: the new session token (shown once) and its stored api_token entity."""
+
+    token: str
+    stored: Stored
+    expires_at: datetime
+
+
+def login_policy(settings: RegistrySettings) -> LoginPolicy:
+    return LoginPolicy(
+        settings.login_max_failures, settings.login_lock_minutes, settings.login_min_password_length
+    )
+
+
+def _user_problems(
+    name: str, password: str, role: Role, agency_code: str | None, policy: LoginPolicy
+) -> list[tuple[str, str]]:
+    problems = []
+    if (why := name_problem(name)) is not None:
+        problems.append(("name", why))
+    if (why := password_problem(password, policy)) is not None:
+        problems.append(("password", why))
+    if role is Role.OFFICER and not agency_code:
+        problems.append(("agency_code", "an officer sees one agency's subtree: give the agency's code"))
+    if role is not Role.OFFICER and agency_code:
+        problems.append(("agency_code", "only officers are bound to an agency"))
+    return problems
+
+
+async def add_user(
+    conn: Conn,
+    actor: Actor,
+    policy: LoginPolicy,
+    *,
+    name: str,
+    password: str,
+    role: Role,
+    agency_code: str | None,
+) -> None:
+    """A new dashboard user; the password is kept only as its argon2id hash."""
+    problems = _user_problems(name, password, role, agency_code, policy)
+    if problems:
+        raise Invalid(problems)
+    hashed = await users.hash_password(password)
+    async with conn.transaction():
+        if agency_code and await repository.get(conn, "agency", agency_code) is None:
+            raise Invalid([("agency_code", f"no agency {agency_code} in the registry")])
+        if not await users.insert(conn, name, hashed, role.value, agency_code):
+            raise Invalid([("name", f"there is already a user {name}; choose another name")])
+        await users.audit(conn, actor, "create", name, {"role": role.value, "agency_code": agency_code})
+
+
+async def _end_sessions(conn: Conn, name: str, actor: Actor) -> int:
+    ended = 0
+    for token_hash in await users.sessions_of(conn, name):
+        if await repository.delete(conn, "api_token", token_hash, actor) is not None:
+            ended += 1
+        await users.end_session(conn, token_hash)
+    return ended
+
+
+async def set_password(conn: Conn, actor: Actor, policy: LoginPolicy, name: str, password: str) -> int:
+    """A new password (and the end of a lock-out); every open session of the user ends.
+    Returns how many sessions ended."""
+    if (why := password_problem(password, policy)) is not None:
+        raise Invalid([("password", why)])
+    hashed = await users.hash_password(password)
+    async with conn.transaction():
+        if await users.get(conn, name, for_update=True) is None:
+            raise NotFound(f"no user {name}")
+        await users.set_password(conn, name, hashed, datetime.now(UTC))
+        ended = await _end_sessions(conn, name, actor)
+        await users.audit(conn, actor, "update", name, {"password": "changed", "sessions_ended": ended})
+    return ended
+
+
+async def set_disabled(conn: Conn, actor: Actor, name: str, disabled: bool) -> None:
+    """Disable (every session ends) or enable a user."""
+    async with conn.transaction():
+        if await users.get(conn, name, for_update=True) is None:
+            raise NotFound(f"no user {name}")
+        await users.set_disabled(conn, name, disabled, datetime.now(UTC))
+        if disabled:
+            await _end_sessions(conn, name, actor)
+        await users.audit(conn, actor, "update", name, {"disabled": disabled})
+
+
+async def login(
+    conn: Conn, settings: RegistrySettings, name: str, password: str, minutes: int, now: datetime
+) -> LoginDone:
+    """Check a password; on success issue a session token valid ``minutes`` (at most the setting's).
+
+    The ``login_max_failures``-th wrong password in a row locks the user for ``login_lock_minutes``;
+    while locked, even the right password is refused.
+    """
+    policy = login_policy(settings)
+    if name_problem(name) is not None:  # not a possible name (nor one the database could hold)
+        await users.password_matches(None, password)  # the time of a real check
+        raise LoginRefused
+    user = await users.get(conn, name)
+    if user is not None and users_locked(user.locked_until, now):
+        raise LoginLocked(user.locked_until or now)
+    ok = await users.password_matches(user.password_hash if user else None, password)
+    if user is None or user.disabled:
+        raise LoginRefused
+    async with conn.transaction():
+        current = await users.get(conn, name, for_update=True)
+        assert current is not None
+        if users_locked(current.locked_until, now):  # locked by a parallel attempt meanwhile
+            raise LoginLocked(current.locked_until or now)
+        if not ok:
+            failure = after_failure(current.failed_logins, now, policy)
+            await users.record_failure(conn, name, failure.failed_logins, failure.locked_until)
+        else:
+            await users.record_success(conn, name)
+            expires_at = now + timedelta(minutes=max(1, min(minutes, settings.login_session_max_minutes)))
+            token, stored = await issue_token(
+                conn,
+                Actor(name, current.role, current.agency_code, "login"),
+                subject=name,
+                role=Role(current.role),
+                agency_code=current.agency_code,
+                expires_at=expires_at,
+            )
+            await users.add_session(conn, stored.entity_id, name, expires_at)
+    if not ok:
+        raise LoginRefused
+    return LoginDone(token, stored, expires_at)
+
+
+async def logout(conn: Conn, token: str) -> bool:
+    """End the password session of ``token`` (its api_token is revoked on the feed). A token that
+    no password login issued is left alone (False): logging out never revokes an API token."""
+    token_hash = hash_token(token)
+    async with conn.transaction():
+        name = await users.session_user(conn, token_hash)
+        if name is None:
+            return False
+        user = await users.get(conn, name)
+        actor = Actor(name, user.role if user else "viewer", user.agency_code if user else None, "login")
+        await repository.delete(conn, "api_token", token_hash, actor)
+        await users.end_session(conn, token_hash)
+    return True

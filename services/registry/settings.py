@@ -29,3 +29,15 @@ class RegistrySettings(CommonSettings):
         description="publish every entity's current state at start: the local broker forgets on restart",
     )
     import_max_bytes: int = Field(default=20_000_000, ge=1, description="largest accepted import file")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="wrong passwords in a row that lock a dashboard user for a while"
+    )
+    login_lock_minutes: int = Field(
+        default=15, ge=1, description="how long a user stays locked after too many wrong passwords"
+    )
+    login_min_password_length: int = Field(default=10, ge=8, description="shortest accepted password")
+    login_session_max_minutes: int = Field(
+        default=7 * 24 * 60,
+        ge=1,
+        description="the longest session a password login may ask for (the dashboard asks for its own length)",
+    )

@@ -11,8 +11,11 @@ within time / overdue.
 
 from __future__ import annotations
 
+import functools
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from typing import Any
 
 from services.reporting import reports
@@ -81,6 +84,20 @@ def _layout(title: str, **more: Any) -> dict[str, Any]:
     }
 
 
+def count_axis(largest: float) -> dict[str, Any]:
+    """A count axis: whole-number ticks only (no "0,5 hồ sơ"), from 0, about six of them."""
+    step = 1
+    while largest / step > 6:
+        for factor in (2, 2.5, 2):  # 1, 2, 5, 10, 20, 50, …
+            step = int(step * factor)
+            if largest / step <= 6:
+                break
+    axis: dict[str, Any] = {"rangemode": "tozero", "tick0": 0, "dtick": step, "tickformat": ",d"}
+    if largest <= 0:
+        axis["range"] = [0, 1]
+    return axis
+
+
 def _top(
     items: Sequence[tuple[str, dict[str, int]]], weight: str, keys: Iterable[str], others: str
 ) -> list[tuple[str, dict[str, int]]]:
@@ -115,7 +132,7 @@ def _hbar(
             lang=lang,
             barmode="stack",
             yaxis={"type": "category", "automargin": True},
-            xaxis={"rangemode": "tozero"},
+            xaxis=count_axis(max((sum(r[1][k] for k, _ in series) for r in rows), default=0)),
             height=max(320, 28 * len(rows) + 120),
         ),
     }
@@ -320,7 +337,13 @@ async def overview(
                     ],
                 },
             ],
-            "layout": _layout(t["qms_adoption"], lang=lang, barmode="stack", xaxis={"type": "category"}),
+            "layout": _layout(
+                t["qms_adoption"],
+                lang=lang,
+                barmode="stack",
+                xaxis={"type": "category"},
+                yaxis=count_axis(max(qms["mandatory"], qms["encouraged"])),
+            ),
         },
     }
     return f, {"rows": rows, "charts": charts, "sums": sums}
@@ -545,3 +568,19 @@ async def index766(
             "max": formatting.decimal(rules["max_points"], 0, lang),
         },
     }
+
+
+# --- names of the control slip's units -------------------------------------------------------------
+
+
+@functools.cache
+def _unit_names() -> dict[str, dict[str, str]]:
+    text = (files("services.reporting.data") / "units.toml").read_text(encoding="utf-8")
+    return {lang: dict(names) for lang, names in tomllib.loads(text).items()}
+
+
+def unit_name(code: str | None, lang: Lang) -> str:
+    """A unit's name (``data/units.toml``); an unknown code as it is."""
+    if not code:
+        return ""
+    return _unit_names().get(lang, {}).get(code, code)

@@ -87,3 +87,8 @@ class ReportingSettings(CommonSettings):
         description="processing's HTTP API, where the dashboard records corrective actions "
         "(empty: http://<TTHC_HTTP_HOST>:<TTHC_PROCESSING_PORT>)",
     )
+    reporting_registry_url: str = Field(
+        default="",
+        description="the registry's HTTP API, where the dashboard checks user names and passwords "
+        "(empty: http://<TTHC_HTTP_HOST>:<TTHC_REGISTRY_PORT>)",
+    )

@@ -11,6 +11,7 @@ guards every page. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import asyncpg
 import httpx
@@ -48,6 +50,7 @@ from tests.integration.test_reporting_service import (
     TZ,
     assessment,
     change,
+    nc,
     t,
 )
 
@@ -74,6 +77,34 @@ OFFICER_A = "tthc_dashboard-officer-commune-a-012345"
 SESSION_SECRET = "dashboard-test-session-secret"
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is missing: run `make browser`"
+)
+
+
+#: the department's ISO process of 1.004845: the control slip names its steps (TN, XL) from it
+ISO_PROCESS = change(
+    "iso_process",
+    f"{DEPARTMENT}|1.004845|1",
+    1,
+    {
+        "agency_code": DEPARTMENT,
+        "procedure_code": "1.004845",
+        "version": 1,
+        "effective_from": "2020-01-01",
+        "steps": [
+            {
+                "code": "TN",
+                "name": "Tiếp nhận hồ sơ",
+                "responsible_unit": "BP.MC",
+                "budget": {"value": "4", "unit": "working_hours"},
+            },
+            {
+                "code": "XL",
+                "name": "Thẩm định, xử lý hồ sơ",
+                "responsible_unit": "TP-HT",
+                "budget": {"value": "1", "unit": "working_days"},
+            },
+        ],
+    },
 )
 
 
@@ -108,7 +139,7 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         for code in (PROVINCE, DEPARTMENT, COMMUNE_A)
     ]
     tokens = [token_change(ADMIN, "admin"), token_change(OFFICER_A, "officer", COMMUNE_A)]
-    await handle_registry_changes(ctx, [*REGISTRY_FIRST, LATE_PROCEDURE, *qms, *tokens])
+    await handle_registry_changes(ctx, [*REGISTRY_FIRST, LATE_PROCEDURE, *qms, *tokens, ISO_PROCESS])
     await handle_assessments(ctx, COMPLIANCE)
     config = ReportingSettings(
         database_url=database,
@@ -125,7 +156,11 @@ async def _serve(database: str, infra: Infra, unique: str, **settings: Any) -> A
         kafka_heartbeat_interval_ms=1000,
         dashboard_live_interval_s=0.5,
         reporting_processing_url=f"http://127.0.0.1:{free_port()}",  # no processing: its numbers show "–"
-        **({"reporting_require_token": False} | settings),  # anonymous unless a test asks
+        # anonymous unless a test asks; no registry (password logins) unless a test brings one
+        **(
+            {"reporting_require_token": False, "reporting_registry_url": f"http://127.0.0.1:{free_port()}"}
+            | settings
+        ),
     )
     port = free_port()
     app = create_app(config, clock=lambda: NOW)
@@ -214,6 +249,11 @@ def watch(page: Any, base: str) -> list[str]:
     return problems
 
 
+async def whole_ticks(page: Any, selector: str) -> None:
+    ticks = await page.locator(selector).evaluate_all("els => els.map(e => e.textContent)")
+    assert len(ticks) >= 2 and all(re.fullmatch(r"\d{1,3}(\.\d{3})*", x) for x in ticks), (selector, ticks)
+
+
 @needs_chromium
 async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Dashboard, page: Any) -> None:
     base = dashboard.url
@@ -229,6 +269,9 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     # agency names on the late chart's category axis, not codes or numbers
     ticks = await page.locator("#chart-late .ytick text").evaluate_all("els => els.map(e => e.textContent)")
     assert set(ticks) == {"UBND phường An Hòa", "UBND xã Mỹ Khánh"}
+    # count axes have whole-number ticks only (a chart of 1 to 3 dossiers showed 0,5 before)
+    for axis in ("#chart-late .xtick text", "#chart-ncs .xtick text", "#chart-qms .ytick text"):
+        await whole_ticks(page, axis)
     assert await page.inner_text("#kpi-received") == "6"  # new in March: D1 D2 D8, D3 D4, D6
     assert await page.inner_text("#kpi-pending_overdue") == "1"  # D4
     # the tree: the province row sums its own dossiers and the three agencies below it
@@ -244,6 +287,7 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     assert await page.inner_text(f"#procedures [data-k='{row}.resolved_early']") == "2"
     assert await page.inner_text(f"#procedures [data-k='{row}.resolved_on_time']") == "1"
     assert await page.inner_text(f"#procedures [data-k='{row}.on_time_rate']") == "100,0 %"
+    await whole_ticks(page, "#chart-procedures .xtick text")
     await page.screenshot(path=str(ARTIFACTS / "dashboard-agency.png"), full_page=True)
 
     await page.click("a.procedure-link")
@@ -255,6 +299,10 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
     await page.wait_for_selector("#control-slip")
     slip = await page.inner_text("#control-slip")
     assert "Phòng Hộ tịch" in slip and "Quá hạn" in slip  # step XL overran its budget
+    # step names from the ISO process on the registry feed, the code only as the cell's title
+    steps = page.locator("#control-slip tbody tr td:nth-child(2)")
+    assert await steps.all_inner_texts() == ["Tiếp nhận hồ sơ", "Thẩm định, xử lý hồ sơ"]
+    assert await steps.first.get_attribute("title") == "TN"
     assert "1 ngày làm việc" in slip and "4 giờ làm việc" in slip
     assert "Trực tiếp" in await page.inner_text("#summary")  # channel 1, in words
     await page.screenshot(path=str(ARTIFACTS / "dashboard-control-slip.png"), full_page=True)
@@ -273,21 +321,37 @@ async def test_overview_charts_and_drill_down_to_the_control_slip(dashboard: Das
 async def test_tables_sort_and_filter_and_the_search_finds_a_dossier(dashboard: Dashboard, page: Any) -> None:
     problems = watch(page, dashboard.url)
     await page.goto(f"{dashboard.url}/dashboard?period=2025-03")
-    names = page.locator("#agency-tree tbody tr:not([hidden]) td.name a")
+    names = page.locator("#agency-tree tbody tr td.name a")
     assert await names.count() == 4
-    await page.check("[data-only-nonzero='pending_overdue']")  # only the branches with overdue dossiers
-    assert await names.all_inner_texts() == ["UBND thành phố Cần Thơ", "UBND phường An Hòa"]
-    await page.uncheck("[data-only-nonzero='pending_overdue']")
-    await page.fill("[data-filter='#agency-tree']", "tư pháp")
-    assert await names.all_inner_texts() == ["Sở Tư pháp"]
-    await page.fill("[data-filter='#agency-tree']", "")
     # sort by "received" descending: the province (7, its whole tree) first, then 3, 2, 2
     head = page.locator("#agency-tree thead tr:last-child th").first
     await head.click()
     await head.click()
     col = page.locator("#agency-tree tbody tr td[data-col='received_total']")
     assert await col.all_inner_texts() == ["7", "3", "2", "2"]
+    # the filters are the server's (the tree is paged): a checkbox applies at once, the period stays
+    await page.check("#tree-filters input[name=overdue]")  # only the branches with overdue dossiers
+    await page.wait_for_url(re.compile(r".*overdue=1.*"))
+    assert await names.all_inner_texts() == ["UBND thành phố Cần Thơ", "UBND phường An Hòa"]
+    assert "period=2025-03" in page.url
+    await page.uncheck("#tree-filters input[name=overdue]")
+    await page.wait_for_url(re.compile(r"^(?!.*overdue=1).*$"))
+    await page.fill("#tree-filters input[name=find]", "tư pháp")
+    await page.press("#tree-filters input[name=find]", "Enter")
+    await page.wait_for_url(re.compile(r".*find=.*"))
+    assert await names.all_inner_texts() == ["Sở Tư pháp"]
+    # two rows a page: "Trang 1/2", and the next page's link keeps the period and the size
+    await page.goto(f"{dashboard.url}/dashboard?period=2025-03&size=2")
+    assert await page.inner_text("#tree-pager .page-of") == "Trang 1/2"
+    assert await names.all_inner_texts() == ["UBND thành phố Cần Thơ", "Sở Tư pháp"]
+    await page.click("#tree-pager a[rel=next]")
+    await page.wait_for_url(re.compile(r".*page=2.*"))
+    assert await page.inner_text("#tree-pager .page-of") == "Trang 2/2"
+    assert await names.all_inner_texts() == ["UBND phường An Hòa", "UBND xã Mỹ Khánh"]
+    assert "period=2025-03" in page.url and "size=2" in page.url
+    assert await page.inner_text(f"[data-k='row.{COMMUNE_A}.received_total']") == "2"  # its subtree's sum
 
+    # the header's search box, from any page
     await page.fill("header input[name=code]", f"{COMMUNE_A}-4")
     await page.press("header input[name=code]", "Enter")
     await page.wait_for_selector("#summary")
@@ -348,6 +412,8 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         ("/dashboard?lang=fr", 422, "Tham số “lang” không hợp lệ"),
         (f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845?page=0", 422, "Tham số “page”"),
         ("/dashboard/register?code=NOT_A_RULE", 422, "Tham số “code”"),
+        ("/dashboard?size=0", 422, "Tham số “size”"),
+        (f"/dashboard/register?page={(2**63 - 1) // 50}&size=500", 422, "Tham số “page”"),  # past bigint
         ("/dashboard/agency/NOPE", 404, "Không có cơ quan mã NOPE"),
         (f"/dashboard/agency/{DEPARTMENT}/procedure/9.999999", 404, "không có thủ tục mã 9.999999"),
         ("/dashboard/dossier/NOPE-1", 404, "Không có hồ sơ mã NOPE-1"),
@@ -368,6 +434,75 @@ async def test_errors_are_pages_with_the_right_status(dashboard: Dashboard) -> N
         # the API keeps its problem+json answers
         api = await client.get("/api/v1/reports/form06", params={"period": "abc"})
         assert api.status_code == 422 and api.headers["content-type"] == "application/problem+json"
+
+
+def next_link(page_html: str) -> dict[str, list[str]]:
+    found = re.search(r'<a href="\?([^"]+)" rel="next"', page_html)
+    assert found is not None, "no link to the next page"
+    return parse_qs(html.unescape(found.group(1)))
+
+
+async def test_long_lists_are_paged_and_the_pages_keep_their_filters(dashboard: Dashboard) -> None:
+    async with httpx.AsyncClient(base_url=dashboard.url) as c:
+        # the register, open findings only, one a page
+        first = await c.get("/dashboard/register", params={"period": "2025-03", "open": "1", "size": 1})
+        total = int(re.search(r'id="register-total"[^>]*>(\d+)<', first.text).group(1))  # type: ignore[union-attr]
+        assert total >= 2 and f"Trang 1/{total}" in first.text
+        link = next_link(first.text)
+        assert link == {
+            "period": ["2025-03"],
+            "calendar": ["calendar"],
+            "lang": ["vi"],
+            "open": ["1"],
+            "size": ["1"],
+            "page": ["2"],
+        }
+        assert '<input type="hidden" name="size" value="1">' in first.text  # the filter form keeps it too
+        second = await c.get("/dashboard/register", params={k: v[0] for k, v in link.items()})
+        assert f"Trang 2/{total}" in second.text
+        dossier = re.compile(r'<a href="/dashboard/dossier/([^?"]+)')
+        assert dossier.findall(first.text) != dossier.findall(second.text)
+        # an agency's own procedures, one a page; the tree's filter stays when paging them. December
+        # 2024, a month no other test reads: the department resolves dossiers of two procedures
+        december = [
+            assessment(
+                f"{DEPARTMENT}-dec-{pc}",
+                DEPARTMENT,
+                pc,
+                1,
+                "early",
+                accepted="2024-12-02T09:00:00+07:00",
+                due="2024-12-06T09:00:00+07:00",
+                resolved="2024-12-03T09:00:00+07:00",
+                status=9,
+            )
+            for pc in ("1.004845", "1.001612")
+        ]
+        await handle_assessments(dashboard.ctx, december)
+        first = await c.get(
+            f"/dashboard/agency/{DEPARTMENT}", params={"period": "2024-12", "size": 1, "find": "tư"}
+        )
+        procs = re.search(r'id="procedures-pager"><span class="page-of">Trang 1/(\d+)<', first.text)
+        assert procs is not None and int(procs.group(1)) >= 2, first.text[-3000:]
+        link = parse_qs(
+            html.unescape(
+                re.search(r'id="procedures-pager">.*?<a href="\?([^"]+)" rel="next"', first.text, re.S).group(
+                    1
+                )
+            )
+        )  # type: ignore[union-attr]
+        assert link["proc_page"] == ["2"] and link["size"] == ["1"] and link["find"] == ["tư"], link
+        second = await c.get(f"/dashboard/agency/{DEPARTMENT}", params={k: v[0] for k, v in link.items()})
+        shown = re.compile(r'<tr data-code="(\d\.\d+)">')
+        assert shown.findall(first.text) != shown.findall(second.text)
+        assert len(shown.findall(second.text)) == 1
+        # the dossiers of a procedure: 3 in March, 2 a page
+        path = f"/dashboard/agency/{DEPARTMENT}/procedure/1.004845"
+        first = await c.get(path, params={"period": "2025-03", "size": 2})
+        assert "Trang 1/2" in first.text and first.text.count('class="dossier-link"') == 2
+        second = await c.get(path, params={k: v[0] for k, v in next_link(first.text).items()})
+        assert "Trang 2/2" in second.text and second.text.count('class="dossier-link"') == 1
+        assert 'rel="next"' not in second.text
 
 
 async def test_an_officer_gets_404_outside_its_subtree_exactly_like_a_missing_code(
@@ -454,6 +589,61 @@ async def test_numbers_change_on_an_open_page_without_reload(dashboard: Dashboar
 
 
 @needs_chromium
+async def test_rows_new_since_the_page_was_drawn_are_announced_live(dashboard: Dashboard, page: Any) -> None:
+    """A dossier and its finding arrive while the dossier list and the register are open: each says
+    "Có 1 … mới — tải lại" without a reload, and the link shows the new row. January: only this
+    test adds dossiers to it."""
+    base = dashboard.url
+    problems = watch(page, base)
+    await page.goto(f"{base}/dashboard/agency/{DEPARTMENT}/procedure/1.004845?period=2025-01")
+    register = await page.context.new_page()
+    await register.goto(f"{base}/dashboard/register?period=2025-01")
+    for tab in (page, register):
+        await tab.wait_for_selector("body[data-live-version]")
+    assert await page.locator("a.dossier-link").count() == 0
+    assert await page.is_hidden("#new-dossiers") and await register.is_hidden("#new-register")
+    before = int(await register.inner_text("#register-total"))
+    await handle_assessments(
+        dashboard.ctx,
+        [
+            assessment(
+                f"{DEPARTMENT}-jan-1",
+                DEPARTMENT,
+                "1.004845",
+                1,
+                "late",
+                accepted=t(6, month=1),
+                due=t(8, month=1),
+                resolved=t(9, month=1),
+                status=9,
+                ncs=(nc("LATE", t(9, month=1)),),
+            )
+        ],
+    )
+    stored = time.monotonic()
+    delays = {}
+    for name, tab, banner in ((("dossiers", page, "#new-dossiers")), ("register", register, "#new-register")):
+        while await tab.is_hidden(banner):
+            assert time.monotonic() - stored < 10, f"no banner on the {name} page within 10 s"
+            await asyncio.sleep(0.02)
+        delays[name] = time.monotonic() - stored
+    assert await page.inner_text("#new-dossiers .msg") == "Có 1 hồ sơ mới"
+    assert await register.inner_text("#new-register .msg") == "Có 1 sự không phù hợp mới"
+    assert await register.inner_text("#register-total") == str(before + 1)  # the count moved too
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-new-rows.png"), full_page=True)
+    await page.click("#new-dossiers a.reload")
+    await page.wait_for_selector("a.dossier-link")
+    assert await page.locator("a.dossier-link").all_inner_texts() == [f"{DEPARTMENT}-jan-1"]
+    assert "period=2025-01" in page.url
+    await page.wait_for_selector("body[data-live-version]")
+    assert await page.is_hidden("#new-dossiers")  # drawn with the row: nothing new any more
+    await register.close()
+    print(f"new-row banner delay (stored → shown), s: { {k: round(v, 2) for k, v in delays.items()} }")
+    assert max(delays.values()) < 5.0, delays
+    assert problems == []
+
+
+@needs_chromium
 async def test_the_whole_dashboard_works_through_the_login(guarded: Dashboard, browser: Any) -> None:
     base = guarded.url
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
@@ -461,6 +651,7 @@ async def test_the_whole_dashboard_works_through_the_login(guarded: Dashboard, b
     problems = watch(page, base)
     await page.goto(f"{base}/dashboard/agency/{COMMUNE_A}?period=2025-03")
     assert "/dashboard/login" in page.url  # sent to the login page, and back after it
+    await page.click("#login-form summary")  # the token is the second way in, after name and password
     await page.fill("#token", "tthc_wrong-token-0123456789abcdefghij")
     await page.click("#login-submit")
     assert "Mã truy cập không đúng" in await page.inner_text("#login-notice")
@@ -502,6 +693,13 @@ async def test_login_refuses_forged_expired_and_cross_site_requests(guarded: Das
         for bad in ("", "0" * 64):
             r = await c.post("/dashboard/login", data={"token": ADMIN, "csrf": bad})
             assert r.status_code == 403 and "tthc_session" not in r.headers.get("set-cookie", "")
+        # the registry (which checks passwords) away: a page that says so; nothing typed: 422
+        r = await c.post(
+            "/dashboard/login", data={"name": "ai.do", "password": "x" * 12, "csrf": csrf.group(1)}
+        )
+        assert r.status_code == 503 and "Không kết nối được dịch vụ danh mục" in r.text
+        r = await c.post("/dashboard/login", data={"csrf": csrf.group(1)})
+        assert r.status_code == 422 and "Hãy nhập tên đăng nhập và mật khẩu, hoặc mã truy cập" in r.text
         r = await c.post(
             "/dashboard/login", data={"token": ADMIN, "csrf": csrf.group(1), "next": "https://evil.example/"}
         )

@@ -13,6 +13,8 @@ its agency page's row.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import shutil
 import tempfile
 import time
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -184,6 +187,7 @@ async def compare(base: str, period: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{base}/dashboard?period={period}")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)  # the login page, as an officer would
             await page.click("#login-submit")
             await page.wait_for_selector("#agency-tree")
@@ -202,7 +206,9 @@ async def compare(base: str, period: str) -> None:
             # every agency page: its subtree's numbers, its tree, its own procedures
             procedures: dict[str, list[str]] = {}
             for code in agencies:
-                await page.goto(f"{base}/dashboard/agency/{code}?period={period}")
+                await page.goto(
+                    f"{base}/dashboard/agency/{code}?period={period}&size=500"
+                )  # every row on one page
                 shown = await numbers(page)
                 expected = expected_kpis(api, code)
                 for sub in {k[4 : k.rindex(".")] for k in shown if k.startswith("row.")}:
@@ -253,7 +259,9 @@ async def compare(base: str, period: str) -> None:
 
             # every procedure page repeats its row of the agency page
             for code, codes in procedures.items():
-                await page.goto(f"{base}/dashboard/agency/{code}?period={period}")
+                await page.goto(
+                    f"{base}/dashboard/agency/{code}?period={period}&size=500"
+                )  # every row on one page
                 on_agency = await numbers(page)
                 for pc in codes:
                     await page.goto(f"{base}/dashboard/agency/{code}/procedure/{pc}?period={period}")
@@ -307,6 +315,7 @@ async def compare_766(base: str, period: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             await page.goto(f"{base}/dashboard/index766?period={period}&lang=vi")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)
             await page.click("#login-submit")
             await page.wait_for_selector("#index766-agencies")
@@ -355,10 +364,22 @@ async def walk_through(base: str, processing: str) -> None:
         try:
             page = await browser.new_page(viewport={"width": 1300, "height": 1000})
             await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}")
+            await page.click("#login-form summary")  # the token: the second way in
             await page.fill("#token", ADMIN_TOKEN)
             await page.click("#login-submit")
             await page.wait_for_selector("#new-action")
             user = await page.inner_text("#user")
+            # the open findings are paged: two a page here, the next page's link keeps the filters
+            await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}&size=2")
+            pager = await page.inner_text("#open-ncs-pager")
+            found_total = int(re.search(r"Tổng số ([\d.]+)", pager).group(1).replace(".", ""))  # type: ignore[union-attr]
+            assert f"Trang 1/{math.ceil(found_total / 2)}" in pager and found_total >= 3, pager
+            assert await page.locator("#open-ncs tbody tr").count() == 2
+            href = await page.get_attribute("#open-ncs-pager a[rel=next]", "href") or ""
+            kept = parse_qs(href.lstrip("?"))
+            assert kept["agency"] == [agency] and kept["code"] == [code], href
+            assert kept["size"] == ["2"] and kept["nc_page"] == ["2"], href
+            await page.goto(f"{base}/dashboard/actions?agency={agency}&code={code}")
             for key in keys[:2]:
                 await page.check(f"input[name=nc][value='{key}']")
             await page.fill("textarea[name=correction]", "Đã trả kết quả và gửi phiếu xin lỗi cho công dân")

@@ -92,3 +92,21 @@ async def dossier_agency(conn: Conn, code: str) -> str | None:
         "SELECT agency_code FROM reporting.dossier_facts WHERE dossier_code = $1", code
     )
     return str(value) if value is not None else None
+
+
+async def step_names(conn: Conn, agency: str, procedure: str, version: int | None) -> dict[str, str]:
+    """Step code → name in the ISO process the dossier was judged by (its version; else the newest)."""
+    data = await conn.fetchval(
+        """
+        SELECT data FROM reporting.iso_processes
+        WHERE agency_code = $1 AND procedure_code = $2 AND NOT deleted
+          AND ($3::integer IS NULL OR process_version = $3)
+        ORDER BY process_version DESC LIMIT 1
+        """,
+        agency,
+        procedure,
+        version,
+    )
+    if data is None:
+        return {}
+    return {s["code"]: s["name"] for s in data.get("steps", []) if s.get("name")}

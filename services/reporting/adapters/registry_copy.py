@@ -17,8 +17,9 @@ from shared.contracts.registry import (
 )
 from shared.db import Conn
 
-#: the entities reporting keeps; the others (ISO processes, calendar) are processing's business
-KEPT = ("agency", "qms", "procedure", "api_token")
+#: the entities reporting keeps (ISO processes only for the step names of the control slip); the
+#: others (calendar, legal profiles) are processing's business
+KEPT = ("agency", "qms", "procedure", "api_token", "iso_process")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,27 @@ async def apply_change(conn: Conn, change: RegistryChange) -> Applied:
             change.entity_id,
             change.version,
             record is None,
+            data,
+        )
+        return Applied(status.endswith(" 1"))
+    if change.entity == "iso_process":
+        agency, _, rest = change.entity_id.partition("|")
+        procedure, _, version = rest.partition("|")
+        status = await conn.execute(
+            """
+            INSERT INTO reporting.iso_processes AS t (entity_id, version, deleted, agency_code,
+                procedure_code, process_version, data)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (entity_id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted,
+                data = EXCLUDED.data
+            WHERE t.version < EXCLUDED.version
+            """,
+            change.entity_id,
+            change.version,
+            record is None,
+            agency,
+            procedure,
+            int(version) if version.isdigit() else None,
             data,
         )
         return Applied(status.endswith(" 1"))

@@ -9,17 +9,25 @@ instead of reading processing's tables: docs/decisions.md, "Corrective actions o
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.reporting.adapters import dashboard_views
-from services.reporting.entrypoints.dashboard import PAGE_SIZE, Page, PageError, PageQ, Who, _lang_of
+from services.reporting.entrypoints.dashboard import (
+    PAGE_SIZE,
+    Page,
+    PageError,
+    PageQ,
+    SizeQ,
+    Who,
+    _lang_of,
+    offset_of,
+    pager,
+)
 from services.reporting.entrypoints.http import _pool
 from services.reporting.entrypoints.session import CSRF_FIELD, LoginRequired, Sessions, bearer_token
 from shared.contracts.compliance import NonconformityCode
@@ -67,14 +75,16 @@ def _answer(r: httpx.Response) -> dict[str, Any]:
 
 
 async def _open_nonconformities(
-    request: Request, agency: str | None, code: str | None
-) -> list[dict[str, Any]]:
+    request: Request, agency: str | None, code: str | None, page_no: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the open nonconformities (processing's register, the caller's subtree) and their total."""
     params = (
-        {"status": "open", "limit": 500}
+        {"status": "open", "limit": size, "offset": offset_of(page_no, size)}
         | ({"agency": agency} if agency else {})
         | ({"code": code} if code else {})
     )
-    return list(_answer(await _call(request, "GET", "/api/v1/nonconformities", params=params))["items"])
+    doc = _answer(await _call(request, "GET", "/api/v1/nonconformities", params=params))
+    return list(doc["items"]), int(doc["total"])
 
 
 async def overdue_count(request: Request) -> int | None:
@@ -99,19 +109,21 @@ async def actions(
     agency: Annotated[str | None, Query(max_length=40)] = None,
     code: Annotated[str | None, Query(max_length=40)] = None,
     page_no: PageQ = 1,
+    nc_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: SizeQ = PAGE_SIZE,
 ) -> HTMLResponse:
-    """The corrective actions, and the open nonconformities from which to start one."""
+    """The corrective actions, and the open nonconformities from which to start one (each list paged)."""
     page = Page(request, who, None, "calendar", lang)
-    params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page_no - 1) * PAGE_SIZE}
+    params: dict[str, Any] = {"limit": size, "offset": offset_of(page_no, size)}
     if state:
         params["state"] = state
     if overdue == "1":
         params["overdue"] = "true"
     listed = _answer(await _call(request, "GET", "/api/v1/corrective-actions", params=params))
-    extra = {
-        k: v for k, v in (("state", state), ("overdue", overdue), ("agency", agency), ("code", code)) if v
-    }
-    open_ncs = await _open_nonconformities(request, agency or None, code or None)
+    keep = {"lang": page.lang, "state": state, "overdue": overdue, "agency": agency, "code": code}
+    open_ncs, open_total = await _open_nonconformities(request, agency or None, code or None, nc_page, size)
+    nc_pager = pager(nc_page, size, open_total, keep | {"page": page_no if page_no > 1 else None})
+    nc_pager["param"] = "nc_page"
     names = await _names(request)
     return page.render(
         "actions.html",
@@ -125,9 +137,8 @@ async def actions(
         agency_filter=agency or "",
         code_filter=code or "",
         today=request.app.state.clock().date(),
-        page=page_no,
-        pages=max(1, math.ceil(listed["total"] / PAGE_SIZE)),
-        extra_q=("&" + urlencode(extra)) if extra else "",
+        p=pager(page_no, size, listed["total"], keep | {"nc_page": nc_page if nc_page > 1 else None}),
+        nc_p=nc_pager,
     )
 
 
@@ -184,10 +195,10 @@ async def action_page(
     if r.status_code == 404:
         raise PageError(404, "not_found_action", code=str(action_id))
     doc = _answer(r)
-    candidates = []
-    if doc["state"] != "closed":
-        candidates = await _open_nonconformities(request, doc["agency_code"], None)
-        candidates = [c for c in candidates if c["agency_code"] == doc["agency_code"]]
+    candidates: list[dict[str, Any]] = []
+    if doc["state"] != "closed":  # the agency's open findings that may join this action (up to 500)
+        found, _ = await _open_nonconformities(request, doc["agency_code"], None, 1, 500)
+        candidates = [c for c in found if c["agency_code"] == doc["agency_code"]]
     names = await _names(request)
     return page.render(
         "action.html",

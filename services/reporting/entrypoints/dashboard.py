@@ -18,7 +18,7 @@ import math
 from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,9 +33,13 @@ from services.reporting.entrypoints.http import _pool
 from services.reporting.entrypoints.session import (
     CSRF_FIELD,
     CsrfRejected,
+    LoginFailure,
     LoginRequired,
     Sessions,
+    bearer_token,
     dashboard_caller,
+    end_password_session,
+    password_login,
 )
 from services.reporting.entrypoints.templates import ENV, STATIC, TEXT
 from shared import formatting, vocabulary
@@ -55,7 +59,11 @@ Who = Annotated[Principal | None, Depends(dashboard_caller)]
 PeriodQ = Annotated[str | None, Query(max_length=20)]
 CalendarQ = Annotated[str, Query(pattern="^(calendar|statutory)$")]
 LangQ = Annotated[str | None, Query(pattern="^(vi|en)$")]
+MAX_PAGE_SIZE = 500
 PageQ = Annotated[int, Query(alias="page", ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)]
+SizeQ = Annotated[int, Query(alias="size", ge=1, le=MAX_PAGE_SIZE)]
+FindQ = Annotated[str | None, Query(max_length=100)]
+OnlyQ = Annotated[str | None, Query(pattern="^1?$")]
 
 
 class PageError(Exception):
@@ -197,16 +205,83 @@ def _live(request: Request, path: str) -> str:
     return f"/dashboard/live{path}?{request.url.query}" if request.url.query else f"/dashboard/live{path}"
 
 
-def _live_answer(page: Page, figures: dashboard_data.Figures, charts: dict[str, Any]) -> JSONResponse:
+def _live_answer(
+    page: Page, figures: dashboard_data.Figures, charts: dict[str, Any], lists: dict[str, int] | None = None
+) -> JSONResponse:
+    """A page's live twin: its numbers, its charts, and the length of each of its lists (the page
+    shows "có N mục mới — tải lại" when a list grew since it was drawn)."""
     return JSONResponse(
-        {"values": figures.values, "charts": charts, "updated": page.updated()},
+        {"values": figures.values, "charts": charts, "lists": lists or {}, "updated": page.updated()},
         headers={"Cache-Control": "no-store"},
     )
 
 
+def offset_of(page_no: int, size: int) -> int:
+    """The first row of a page; 422 when it lies past what PostgreSQL can count (bigint)."""
+    if page_no * size > PG_BIGINT_MAX:  # the page's last row, too (the open register reads up to it)
+        raise PageError(422, "bad_parameter", field="page")
+    return (page_no - 1) * size
+
+
+def pager(page_no: int, size: int, total: int, keep: dict[str, Any]) -> dict[str, Any]:
+    """What a list's pager shows: "Trang 2/7", and links that keep the list's filters and size."""
+    kept = {k: v for k, v in keep.items() if v not in (None, "", False)}
+    if size != PAGE_SIZE:
+        kept["size"] = size
+    return {
+        "page": page_no,
+        "pages": max(1, math.ceil(total / size)),
+        "total": total,
+        "keep_q": urlencode(kept),
+        "size": size,
+        "default_size": PAGE_SIZE,
+    }
+
+
+def tree_page(
+    rows: list[dashboard_data.TreeRow],
+    sums: dict[str, dict[str, int]],
+    find: str | None,
+    overdue_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[list[dashboard_data.TreeRow], int]:
+    """One page of the agency tree after its filters (name or code; overdue in the subtree)."""
+    needle = (find or "").strip().casefold()
+    kept = [
+        r
+        for r in rows
+        if (not needle or needle in r.name.casefold() or needle in r.code.casefold())
+        and (not overdue_only or sums[r.code]["pending_overdue"] > 0)
+    ]
+    return kept[(page_no - 1) * size : page_no * size], len(kept)
+
+
+def procedure_page(
+    procedures: list[dict[str, Any]], find: str | None, overdue_only: bool, page_no: int, size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of an agency's own procedures after its filters (code or name; pending overdue)."""
+    needle = (find or "").strip().casefold()
+    kept = [
+        p
+        for p in procedures
+        if (not needle or needle in p["procedure_code"].casefold() or needle in (p["name"] or "").casefold())
+        and (not overdue_only or p["pending_overdue"] > 0)
+    ]
+    return kept[(page_no - 1) * size : page_no * size], len(kept)
+
+
 @router.get("", response_class=HTMLResponse)
 async def overview(
-    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> HTMLResponse:
     from services.reporting.entrypoints.corrective_pages import overdue_count
 
@@ -214,24 +289,42 @@ async def overview(
     async with _pool(request).acquire() as conn:
         figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
     overdue_actions = await overdue_count(request)
+    shown, total = tree_page(ctx.pop("rows"), ctx["sums"], find, overdue == "1", page_no, size)
     return page.render(
         "overview.html",
         overdue_actions=formatting.number(overdue_actions, page.lang),
         v=figures.values,
         live_url=_live(request, ""),
         table_keys=dashboard_data.TABLE_KEYS,
+        rows=shown,
+        tree=_tree_context(page, find, overdue == "1", page_no, size, total),
         **ctx,
     )
 
 
+def _tree_context(
+    page: Page, find: str | None, overdue_only: bool, page_no: int, size: int, total: int
+) -> dict[str, Any]:
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep |= {"find": (find or "").strip(), "overdue": "1" if overdue_only else None}
+    return {"find": (find or "").strip(), "overdue_only": overdue_only, **pager(page_no, size, total, keep)}
+
+
 @router.get("/live")
 async def overview_live(
-    request: Request, who: Who, period: PeriodQ = None, calendar: CalendarQ = "calendar", lang: LangQ = None
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
 ) -> JSONResponse:
     page = Page(request, who, period, calendar, lang)
     async with _pool(request).acquire() as conn:
         figures, ctx = await dashboard_data.overview(conn, page.bounds, await _visible(conn, who), page.lang)
-    return _live_answer(page, figures, ctx["charts"])
+    _, tree_total = tree_page(ctx["rows"], ctx["sums"], find, overdue == "1", 1, 1)
+    return _live_answer(page, figures, ctx["charts"], {"tree": tree_total})
 
 
 async def _agency(
@@ -278,9 +371,32 @@ async def agency(
     period: PeriodQ = None,
     calendar: CalendarQ = "calendar",
     lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
+    proc_page: Annotated[int, Query(ge=1, le=PG_BIGINT_MAX // PAGE_SIZE)] = 1,
+    pfind: FindQ = None,
+    poverdue: OnlyQ = None,
 ) -> HTMLResponse:
+    """One agency; its tree (``page``, ``find``, ``overdue``) and its own procedures (``proc_page``,
+    ``pfind``, ``poverdue``) are paged and filtered apart, each link keeping the other's state."""
     page = Page(request, who, period, calendar, lang)
     figures, ctx, name, level = await _agency(request, who, page, code)
+    all_rows = ctx.pop("rows")
+    shown, total = tree_page(all_rows, ctx["sums"], find, overdue == "1", page_no, size)
+    procs, procs_total = procedure_page(ctx["procedures"], pfind, poverdue == "1", proc_page, size)
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    tree_keep = {"find": (find or "").strip(), "overdue": overdue, "page": page_no if page_no > 1 else None}
+    proc_keep = {"pfind": (pfind or "").strip(), "poverdue": poverdue}
+    proc_pager = pager(proc_page, size, procs_total, keep | tree_keep | proc_keep)
+    proc_pager |= {"param": "proc_page", "find": proc_keep["pfind"], "overdue_only": poverdue == "1"}
+    tree = _tree_context(page, find, overdue == "1", page_no, size, total)
+    tree["keep_q"] = urlencode(
+        {k: v for k, v in parse_qsl(tree["keep_q"])}
+        | {k: v for k, v in proc_keep.items() if v}
+        | ({"proc_page": proc_page} if proc_page > 1 else {})
+    )
     return page.render(
         "agency.html",
         v=figures.values,
@@ -290,6 +406,11 @@ async def agency(
         agency_level=level,
         table_keys=dashboard_data.TABLE_KEYS,
         procedure_keys=dashboard_data.PROCEDURE_KEYS,
+        rows=shown,
+        subtree_size=len(all_rows),
+        tree=tree,
+        procedures_shown=procs,
+        proc_p=proc_pager,
         **ctx,
     )
 
@@ -302,27 +423,30 @@ async def agency_live(
     period: PeriodQ = None,
     calendar: CalendarQ = "calendar",
     lang: LangQ = None,
+    find: FindQ = None,
+    overdue: OnlyQ = None,
+    pfind: FindQ = None,
+    poverdue: OnlyQ = None,
 ) -> JSONResponse:
     page = Page(request, who, period, calendar, lang)
     figures, ctx, _, _ = await _agency(request, who, page, code)
-    return _live_answer(page, figures, ctx["charts"])
+    _, tree_total = tree_page(ctx["rows"], ctx["sums"], find, overdue == "1", 1, 1)
+    _, procs_total = procedure_page(ctx["procedures"], pfind, poverdue == "1", 1, 1)
+    return _live_answer(page, figures, ctx["charts"], {"tree": tree_total, "procedures": procs_total})
 
 
-@router.get("/agency/{code}/procedure/{procedure}", response_class=HTMLResponse)
-async def procedure_dossiers(
+async def _procedure(
     request: Request,
+    who: Principal | None,
+    page: Page,
     code: str,
     procedure: str,
-    who: Who,
-    period: PeriodQ = None,
-    calendar: CalendarQ = "calendar",
-    lang: LangQ = None,
-    page_no: PageQ = 1,
-    overdue: Annotated[str | None, Query(pattern="^1?$")] = None,
-) -> HTMLResponse:
-    page = Page(request, who, period, calendar, lang)
+    overdue_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[dashboard_data.Figures, dict[str, Any]]:
+    """The numbers and one page of the dossier list of one agency's procedure."""
     b = page.bounds
-    overdue_only = overdue == "1"
     async with _pool(request).acquire() as conn:
         await _agency_scope(conn, who, code)
         if not await dashboard_views.procedure_known(conn, code, procedure):
@@ -336,8 +460,8 @@ async def procedure_dossiers(
             b.start,
             b.end,
             overdue_only=overdue_only,
-            limit=PAGE_SIZE,
-            offset=(page_no - 1) * PAGE_SIZE,
+            limit=size,
+            offset=offset_of(page_no, size),
         )
         pname = (await dashboard_views.procedure_names(conn)).get(procedure)
     summary = next((r for r in rows if r["procedure_code"] == procedure), None)
@@ -346,22 +470,61 @@ async def procedure_dossiers(
         for k in dashboard_data.PROCEDURE_KEYS:
             figures.count(f"proc.{procedure}.{k}", summary[k])
         figures.rate(f"proc.{procedure}.on_time_rate", summary["on_time_rate"])
+    figures.count("list.dossiers.total", total)
+    return figures, {"name": node.name, "pname": pname, "summary": summary, "items": items, "total": total}
+
+
+@router.get("/agency/{code}/procedure/{procedure}", response_class=HTMLResponse)
+async def procedure_dossiers(
+    request: Request,
+    code: str,
+    procedure: str,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+    overdue: OnlyQ = None,
+) -> HTMLResponse:
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx = await _procedure(request, who, page, code, procedure, overdue == "1", page_no, size)
     return page.render(
         "procedure.html",
         v=figures.values,
+        live_url=_live(request, f"/agency/{quote(code)}/procedure/{quote(procedure)}"),
         code=code,
-        name=node.name,
+        name=ctx["name"],
         procedure_code=procedure,
-        procedure_name=pname,
-        summary=summary,
+        procedure_name=ctx["pname"],
+        summary=ctx["summary"],
         procedure_keys=dashboard_data.PROCEDURE_KEYS,
-        dossiers=items,
-        total=total,
-        overdue_only=overdue_only,
-        extra_q="&overdue=1" if overdue_only else "",
-        page=page_no,
-        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        dossiers=ctx["items"],
+        total=ctx["total"],
+        overdue_only=overdue == "1",
+        p=pager(
+            page_no,
+            size,
+            ctx["total"],
+            {"period": page.period, "calendar": page.calendar, "lang": page.lang, "overdue": overdue},
+        ),
     )
+
+
+@router.get("/live/agency/{code}/procedure/{procedure}")
+async def procedure_live(
+    request: Request,
+    code: str,
+    procedure: str,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    overdue: OnlyQ = None,
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    figures, ctx = await _procedure(request, who, page, code, procedure, overdue == "1", 1, 1)
+    return _live_answer(page, figures, {}, {"dossiers": ctx["total"]})
 
 
 @router.get("/dossier/{code}", response_class=HTMLResponse)
@@ -381,10 +544,18 @@ async def dossier(
             raise PageError(404, "not_found_dossier", code=code)
         nodes = await dashboard_views.agency_nodes(conn)
         pname = (await dashboard_views.procedure_names(conn)).get(doc["procedure_code"])
+        steps = await dashboard_views.step_names(
+            conn, doc["agency_code"], doc["procedure_code"], doc.get("iso_process_version")
+        )
     doc.setdefault("steps", [])
     node = nodes.get(doc["agency_code"])
     return page.render(
-        "dossier.html", d=doc, agency_name=node.name if node else doc["agency_code"], procedure_name=pname
+        "dossier.html",
+        d=doc,
+        agency_name=node.name if node else doc["agency_code"],
+        procedure_name=pname,
+        step_name=lambda code: steps.get(code, code),
+        unit_name=lambda code: dashboard_data.unit_name(code, page.lang),
     )
 
 
@@ -403,28 +574,22 @@ async def search(
     return RedirectResponse(f"/dashboard/dossier/{quote(code, safe='')}{suffix}", status_code=303)
 
 
-@router.get("/register", response_class=HTMLResponse)
-async def register(
+async def _register(
     request: Request,
-    who: Who,
-    period: PeriodQ = None,
-    calendar: CalendarQ = "calendar",
-    lang: LangQ = None,
-    code: Annotated[str | None, Query(max_length=40)] = None,
-    status: Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")] = None,
-    open_: Annotated[str | None, Query(alias="open", pattern="^1?$")] = None,
-    page_no: PageQ = 1,
-) -> HTMLResponse:
-    """The nonconformity register with filters, from the API's register report."""
-    page = Page(request, who, period, calendar, lang)
-    code = code or None
+    who: Principal | None,
+    page: Page,
+    code: str | None,
+    status: str | None,
+    open_only: bool,
+    page_no: int,
+    size: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     if code is not None and code not in vocabulary.RULES:
         raise PageError(422, "bad_parameter", field="code")
-    open_only = open_ == "1"
     async with _pool(request).acquire() as conn:
         agencies = await _visible(conn, who)
         if open_only and not status:
-            doc = await _open_register(conn, page.bounds, agencies, code, page_no)
+            doc = await _open_register(conn, page.bounds, agencies, code, page_no, size)
         else:
             doc = await reports.nonconformities(
                 conn,
@@ -433,41 +598,89 @@ async def register(
                 procedure=None,
                 code=code,
                 status=status or None,
-                limit=PAGE_SIZE,
-                offset=(page_no - 1) * PAGE_SIZE,
+                limit=size,
+                offset=offset_of(page_no, size),
             )
         nodes = await dashboard_views.agency_nodes(conn)
-    extra = {k: v for k, v in (("code", code), ("status", status), ("open", "1" if open_only else None)) if v}
+    return doc, {c: n.name for c, n in nodes.items()}
+
+
+RuleQ = Annotated[str | None, Query(max_length=40)]
+NcStatusQ = Annotated[str | None, Query(pattern="^(open|corrective_action|closed)?$")]
+OpenQ = Annotated[str | None, Query(alias="open", pattern="^1?$")]
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register(
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    code: RuleQ = None,
+    status: NcStatusQ = None,
+    open_: OpenQ = None,
+    page_no: PageQ = 1,
+    size: SizeQ = PAGE_SIZE,
+) -> HTMLResponse:
+    """The nonconformity register with filters, from the API's register report."""
+    page = Page(request, who, period, calendar, lang)
+    code = code or None
+    open_only = open_ == "1"
+    doc, names = await _register(request, who, page, code, status, open_only, page_no, size)
+    keep: dict[str, Any] = {"period": page.period, "calendar": page.calendar, "lang": page.lang}
+    keep |= {"code": code, "status": status, "open": "1" if open_only else None}
+    figures = dashboard_data.Figures(page.lang)
+    figures.count("list.register.total", doc["total"])
     return page.render(
         "register.html",
+        v=figures.values,
+        live_url=_live(request, "/register"),
         items=doc["items"],
         total=doc["total"],
-        page=page_no,
-        pages=max(1, math.ceil(doc["total"] / PAGE_SIZE)),
-        extra_q=("&" + urlencode(extra)) if extra else "",
+        p=pager(page_no, size, doc["total"], keep),
         rule_codes=[c.value for c in NonconformityCode],
         nc_statuses=list(vocabulary.NC_STATUS),
         code=code,
         status_filter=status,
         open_only=open_only,
-        agency_names={c: n.name for c, n in nodes.items()},
+        agency_names=names,
     )
 
 
+@router.get("/live/register")
+async def register_live(
+    request: Request,
+    who: Who,
+    period: PeriodQ = None,
+    calendar: CalendarQ = "calendar",
+    lang: LangQ = None,
+    code: RuleQ = None,
+    status: NcStatusQ = None,
+    open_: OpenQ = None,
+) -> JSONResponse:
+    page = Page(request, who, period, calendar, lang)
+    doc, _ = await _register(request, who, page, code or None, status, open_ == "1", 1, 1)
+    figures = dashboard_data.Figures(page.lang)
+    figures.count("list.register.total", doc["total"])
+    return _live_answer(page, figures, {}, {"register": doc["total"]})
+
+
 async def _open_register(
-    conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int
+    conn: Any, b: reports.Bounds, agencies: list[str] | None, code: str | None, page_no: int, size: int
 ) -> dict[str, Any]:
     """Open and in-corrective-action nonconformities: the register report of each status, merged."""
+    offset_of(page_no, size)
     items: list[dict[str, Any]] = []
     total = 0
     for status in ("open", "corrective_action"):
         doc = await reports.nonconformities(
-            conn, b, agencies, procedure=None, code=code, status=status, limit=page_no * PAGE_SIZE, offset=0
+            conn, b, agencies, procedure=None, code=code, status=status, limit=page_no * size, offset=0
         )
         items += doc["items"]
         total += doc["total"]
     items.sort(key=lambda i: (i["detected_at"], i["dossier_code"]), reverse=True)
-    return {"items": items[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE], "total": total}
+    return {"items": items[(page_no - 1) * size : page_no * size], "total": total}
 
 
 # --- login and sessions ---------------------------------------------------------------
@@ -483,6 +696,25 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_form(
+    page: Page,
+    request: Request,
+    next_url: str | None,
+    notice: str | None = None,
+    status_code: int = 200,
+    **more: Any,
+) -> HTMLResponse:
+    minutes = request.app.state.settings.dashboard_session_minutes
+    return page.render(
+        "login.html",
+        status_code=status_code,
+        next_url=_safe_next(next_url),
+        help=page.t["password_help"].format(minutes=minutes),
+        notice=notice,
+        **more,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(
     request: Request,
@@ -491,37 +723,34 @@ async def login_page(
     reason: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     page = Page(request, None, None, "calendar", lang)
-    minutes = request.app.state.settings.dashboard_session_minutes
     notice = page.t["session_expired"] if reason == "expired" else None
-    return page.render(
-        "login.html",
-        next_url=_safe_next(next_url),
-        help=page.t["login_help"].format(minutes=minutes),
-        notice=notice,
-    )
+    return _login_form(page, request, next_url, notice)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
-    token: Annotated[str, Form(max_length=500)],
+    token: Annotated[str, Form(max_length=500)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
     csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
     next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/dashboard",
     lang: Annotated[str, Form(pattern="^(vi|en)?$")] = "",
 ) -> Response:
+    """A user name and password (checked by the registry), or an access token."""
     sessions: Sessions = request.app.state.sessions
     sessions.check_csrf(request, csrf)
     page = Page(request, None, None, "calendar", lang or None)
-    principal = await request.app.state.auth.lookup(hash_token(token.strip()))
-    if principal is None:
-        minutes = request.app.state.settings.dashboard_session_minutes
-        return page.render(
-            "login.html",
-            status_code=401,
-            next_url=_safe_next(next_url),
-            help=page.t["login_help"].format(minutes=minutes),
-            notice=page.t["login_failed"],
-        )
+    if name.strip():
+        outcome = await password_login(request, name.strip(), password)
+        if isinstance(outcome, LoginFailure):
+            notice = page.t[outcome.key].format(minutes=outcome.minutes)
+            return _login_form(page, request, next_url, notice, outcome.status, name=name.strip())
+        token = outcome
+    elif not token.strip():
+        return _login_form(page, request, next_url, page.t["login_missing"], 422)
+    elif await request.app.state.auth.lookup(hash_token(token.strip())) is None:
+        return _login_form(page, request, next_url, page.t["login_failed"], 401, token_open=True)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     sessions.set_session(response, token.strip(), request.app.state.clock())
     return response
@@ -533,6 +762,9 @@ async def logout(
 ) -> Response:
     sessions: Sessions = request.app.state.sessions
     sessions.check_csrf(request, csrf)
+    token = bearer_token(request)
+    if token is not None:
+        await end_password_session(request, token)
     response = RedirectResponse(f"/dashboard/login?lang={_lang_of(request)}", status_code=303)
     sessions.clear(response)
     return response

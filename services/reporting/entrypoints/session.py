@@ -1,4 +1,5 @@
-"""Dashboard sessions: a login page takes a registry token and keeps it in a signed, expiring cookie.
+"""Dashboard sessions: a login page takes a user name and password (checked by the registry, which
+answers with a session token) or a registry token, and keeps the token in a signed, expiring cookie.
 
 The cookie holds the bearer token, the moment of login and an HMAC of both under
 ``TTHC_DASHBOARD_SESSION_SECRET``: the token is checked against reporting's copy of the
@@ -14,14 +15,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
 from fastapi import Request
 from fastapi.responses import Response
 
+from services.reporting.adapters import registry_copy
 from shared.auth import BearerAuth, Principal, hash_token
+from shared.contracts.registry import RegistryChange
 
 SESSION_COOKIE = "tthc_session"
 CSRF_COOKIE = "tthc_csrf"
@@ -149,3 +154,61 @@ def bearer_token(request: Request) -> str | None:
         return None
     sessions: Sessions = request.app.state.sessions
     return sessions.token_of(cookie, request.app.state.clock())
+
+
+# --- password logins: the registry checks the password and issues the session's token --------------
+
+
+@dataclass(frozen=True)
+class LoginFailure:
+    """Why a password login failed: the text key of the notice, the page status, minutes to wait."""
+
+    key: str
+    status: int
+    minutes: int = 0
+
+
+def registry_url(request: Request) -> str:
+    s = request.app.state.settings
+    return str(s.reporting_registry_url or f"http://{s.http_host}:{s.registry_port}")
+
+
+async def password_login(request: Request, name: str, password: str) -> str | LoginFailure:
+    """The session token the registry issues for ``name`` and ``password``, or why there is none.
+
+    The answer carries the token's feed change: it goes into reporting's copy of the registry
+    at once (the same upsert the feed consumer does; the feed's copy of it later changes nothing),
+    so the first page after the login does not wait for the feed.
+    """
+    minutes = request.app.state.settings.dashboard_session_minutes
+    try:
+        async with httpx.AsyncClient(base_url=registry_url(request), timeout=10) as client:
+            r = await client.post(
+                "/api/v1/logins", json={"name": name, "password": password, "minutes": minutes}
+            )
+    except httpx.HTTPError:
+        return LoginFailure("registry_unreachable", 503)
+    if r.status_code == 429:
+        wait_s = int(r.headers.get("retry-after", "60")) if r.headers.get("retry-after", "").isdigit() else 60
+        return LoginFailure("login_locked", 429, max(1, math.ceil(wait_s / 60)))
+    if r.status_code in (401, 422):
+        return LoginFailure("password_failed", 401)
+    if r.status_code != 201:
+        return LoginFailure("registry_unreachable", 503)
+    body = r.json()
+    change = RegistryChange.model_validate(body["change"])
+    async with request.app.state.resources.pool.acquire() as conn:
+        await registry_copy.apply_change(conn, change)
+    return str(body["token"])
+
+
+async def end_password_session(request: Request, token: str) -> None:
+    """Ask the registry to revoke a password session's token (it leaves any other token alone).
+
+    Best effort: the cookie is cleared whatever the answer, and the token expires with the session.
+    """
+    try:
+        async with httpx.AsyncClient(base_url=registry_url(request), timeout=5) as client:
+            await client.delete("/api/v1/logins/current", headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        pass

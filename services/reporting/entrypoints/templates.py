@@ -329,3 +329,43 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+# Password login (issue #14) and the live banners and pagers
+TEXT["vi"].update(
+    {
+        "user_name": "Tên đăng nhập",
+        "password": "Mật khẩu",
+        "password_help": "Đăng nhập bằng tên và mật khẩu do quản trị hệ thống tạo. Phiên làm việc hết hạn sau {minutes} phút.",
+        "or_token": "Hoặc đăng nhập bằng mã truy cập",
+        "password_failed": "Tên đăng nhập hoặc mật khẩu không đúng.",
+        "login_locked": "Tài khoản tạm khóa vì nhập sai mật khẩu nhiều lần. Hãy thử lại sau {minutes} phút hoặc nhờ quản trị hệ thống đặt lại mật khẩu.",
+        "registry_unreachable": "Không kết nối được dịch vụ danh mục để kiểm tra mật khẩu. Hãy thử lại sau ít phút hoặc đăng nhập bằng mã truy cập.",
+        "login_missing": "Hãy nhập tên đăng nhập và mật khẩu, hoặc mã truy cập.",
+        "error_429": "Tạm khóa đăng nhập",
+        "page_of": "Trang {page}/{pages}",
+        "new_rows": "Có {n} cơ quan mới trong danh sách",
+        "new_procedures": "Có {n} thủ tục mới",
+        "new_dossiers": "Có {n} hồ sơ mới",
+        "new_ncs": "Có {n} sự không phù hợp mới",
+        "reload": "tải lại",
+    }
+)
+TEXT["en"].update(
+    {
+        "user_name": "User name",
+        "password": "Password",
+        "password_help": "Sign in with the name and password your administrator created. Sessions end after {minutes} minutes.",
+        "or_token": "Or sign in with an access token",
+        "password_failed": "Wrong user name or password.",
+        "login_locked": "This account is locked after repeated wrong passwords. Try again in {minutes} minutes or ask your administrator to set a new password.",
+        "registry_unreachable": "The registry, which checks passwords, cannot be reached. Try again in a few minutes or sign in with an access token.",
+        "login_missing": "Enter a user name and password, or an access token.",
+        "error_429": "Sign-in locked",
+        "page_of": "Page {page}/{pages}",
+        "new_rows": "{n} new agency row(s)",
+        "new_procedures": "{n} new procedure(s)",
+        "new_dossiers": "{n} new dossier(s)",
+        "new_ncs": "{n} new nonconformity(-ies)",
+        "reload": "reload",
+    }
+)

@@ -25,6 +25,23 @@ function applyValues(values) {
   }
 }
 
+// A list that grew since the page was drawn says so, with a link that reloads the page (its rows
+// are paged and sorted by the server: inserting them here would break the page's order and pager).
+function applyLists(lists) {
+  const fmt = new Intl.NumberFormat(document.documentElement.lang === "vi" ? "vi-VN" : "en-GB");
+  for (const el of document.querySelectorAll("[data-list]")) {
+    const now = lists[el.dataset.list];
+    if (now === undefined) continue;
+    const added = now - Number(el.dataset.total);
+    if (added > 0) {
+      el.querySelector(".msg").textContent = el.dataset.words.replace("{n}", fmt.format(added));
+      el.hidden = false;
+    } else {
+      el.hidden = true;
+    }
+  }
+}
+
 function startLive() {
   const url = document.body.dataset.liveUrl;
   if (!url) return;
@@ -39,6 +56,7 @@ function startLive() {
       if (!r.ok) throw new Error(String(r.status));
       const body = await r.json();
       applyValues(body.values);
+      if (body.lists) applyLists(body.lists);
       if (typeof Plotly !== "undefined" && body.charts) {
         for (const [id, fig] of Object.entries(body.charts)) {
           const el = document.getElementById(id);
@@ -125,6 +143,10 @@ function wireTables() {
     for (const th of table.querySelectorAll("thead th[data-sort]")) {
       th.addEventListener("click", () => sortBy(table, th));
     }
+  }
+  // a filter checkbox of a server-side list (the agency tree) applies at once
+  for (const box of document.querySelectorAll("input[data-autosubmit]")) {
+    box.addEventListener("change", () => box.form.submit());
   }
   for (const input of document.querySelectorAll("[data-filter], [data-only-nonzero]")) {
     const target = document.querySelector(input.dataset.filter || input.dataset.target);
