@@ -72,9 +72,12 @@ async def test_events_accepted_while_the_broker_is_away_wait_in_the_outbox_and_g
             await gateway.relay.drain()
         assert broker.topic == []
         async with pool.acquire() as conn:
-            assert await conn.fetchval(
-                "SELECT count(*) FROM processing.ingress_outbox WHERE published_at IS NULL"
-            ) == 10
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM processing.ingress_outbox WHERE published_at IS NULL"
+                )
+                == 10
+            )
 
         broker.away = False
         assert await gateway.relay.drain() == 10
@@ -118,9 +121,12 @@ async def test_too_many_events_waiting_for_the_broker_get_503_and_nothing_is_rec
         assert "10 accepted events are still waiting for the broker" in detail
         assert "TTHC_INGEST_OUTBOX_MAX_UNPUBLISHED" in detail and "send the same request again" in detail
         async with pool.acquire() as conn:  # not recorded: the retried request is taken, not a duplicate
-            assert await conn.fetchval(
-                "SELECT count(*) FROM processing.ingested_events WHERE event_id LIKE 'bb%'"
-            ) == 0
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM processing.ingested_events WHERE event_id LIKE 'bb%'"
+                )
+                == 0
+            )
             assert await conn.fetchval("SELECT count(*) FROM processing.ingress_outbox") == 10
 
         broker.away = False
