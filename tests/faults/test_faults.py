@@ -444,5 +444,25 @@ def test_kill_9_broker_heals_and_no_accepted_event_is_lost(
         while left := run.pg("SELECT count(*) AS n FROM processing.ingress_outbox")[0]["n"]:
             assert time.monotonic() < deadline, f"{left} outbox rows never settled"
             time.sleep(0.5)
+        copies = httpx.get(run.state.services["processing"] + "/metrics", timeout=5).text
+        TIMINGS["kill -9 broker: accepted events published again"] = sum(
+            float(line.split()[-1])
+            for line in copies.splitlines()
+            if line.startswith("tthc_ingress_outbox_republished_total")
+        )
+        TIMINGS["kill -9 broker: dossiers whose assessment reporting lacks"] = _reporting_behind(run)
     finally:
         stream.stop.set()
+
+
+def _reporting_behind(run: Running, patience: float = 20) -> int:
+    """Dossiers whose latest assessment reporting has not got, once that count stops falling."""
+    deadline = time.monotonic() + patience
+    while True:
+        behind = run.pg(
+            "SELECT count(*) AS n FROM processing.dossiers d LEFT JOIN reporting.dossier_facts f "
+            "USING (dossier_code) WHERE f.revision IS DISTINCT FROM d.revision"
+        )[0]["n"]
+        if not behind or time.monotonic() > deadline:
+            return int(behind)
+        time.sleep(1)
