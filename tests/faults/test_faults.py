@@ -11,6 +11,7 @@ Recovery times are printed (`-s`) and kept in docs/operations.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -420,15 +421,24 @@ def test_every_accepted_event_is_stored_once_and_the_reports_equal_an_uninterrup
 def test_kill_9_broker_heals_and_no_accepted_event_is_lost(
     faulted: tuple[Running, Stream], events: list[dict[str, Any]]
 ) -> None:
-    """The memory broker forgets what it held; the ingress outbox publishes it again: nothing is lost."""
+    """The memory broker forgets what it held; the ingress outbox publishes it again: nothing is lost.
+
+    Processing usually consumes within milliseconds, leaving the broker nothing to lose; so its
+    consumer is held up (a lock on ``processing.events`` that the ingress's reads pass) for the
+    seconds before the kill: what was accepted meanwhile is on the broker only when it dies.
+    """
     run, _ = faulted
     more = _events(dossiers=60, seed=SEED + 88)  # other dossiers, other ids
     stream = Stream(run.state.services["processing"], run.key, more, rate=30).start()
     try:
         _steady(stream)
-        broker = run.child("tansu")
-        t0 = time.monotonic()
-        broker.kill()
+        with _consumer_held(run):
+            before = len(stream.accepted)
+            _steady(stream, 3.0)
+            held = len(stream.accepted) - before  # accepted, published, not stored
+            broker = run.child("tansu")
+            t0 = time.monotonic()
+            broker.kill()
         _recover(run, stream, "kill -9 broker", t0)
         assert any("broker restarted" in line for line in run.system.output)
         assert stream.done.wait(60)
@@ -445,10 +455,15 @@ def test_kill_9_broker_heals_and_no_accepted_event_is_lost(
             assert time.monotonic() < deadline, f"{left} outbox rows never settled"
             time.sleep(0.5)
         copies = httpx.get(run.state.services["processing"] + "/metrics", timeout=5).text
-        TIMINGS["kill -9 broker: accepted events published again"] = sum(
+        republished = sum(
             float(line.split()[-1])
             for line in copies.splitlines()
             if line.startswith("tthc_ingress_outbox_republished_total")
+        )
+        TIMINGS["kill -9 broker: accepted while the consumer was held"] = held
+        TIMINGS["kill -9 broker: accepted events published again"] = republished
+        assert republished > 0, (
+            "the outbox never published again: the broker lost nothing, nothing was tested"
         )
         TIMINGS["kill -9 broker: dossiers whose assessment reporting lacks"] = _reporting_behind(run)
     finally:
@@ -466,3 +481,38 @@ def _reporting_behind(run: Running, patience: float = 20) -> int:
         if not behind or time.monotonic() > deadline:
             return int(behind)
         time.sleep(1)
+
+
+@contextlib.contextmanager
+def _consumer_held(run: Running) -> Iterator[None]:
+    """Hold processing's consumer: an EXCLUSIVE lock on processing.events blocks its inserts, not the
+    ingress's reads (ACCESS SHARE) nor the outbox. Released on leaving (the connection closes)."""
+    locked, release = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(run.state.database_url, timeout=5)
+        try:
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE processing.events IN EXCLUSIVE MODE")
+                locked.set()
+                while not release.is_set():
+                    await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+
+    def run_hold() -> None:
+        try:
+            asyncio.run(hold())
+        except BaseException as exc:
+            failure.append(exc)
+            locked.set()
+
+    holder = threading.Thread(target=run_hold, daemon=True, name="hold-consumer")
+    holder.start()
+    assert locked.wait(10) and not failure, failure
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
