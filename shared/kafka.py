@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic we own and create."""
+    """A topic we own and create. Without ``retention.ms`` in ``config`` it gets its class's retention
+    setting when created (:func:`retention_ms`)."""
 
     name: str
     partitions: int
@@ -46,7 +47,46 @@ def topic_specs(settings: CommonSettings) -> list[TopicSpec]:
         TopicSpec(t.registry, 1, compacted),
     ]
     specs += [TopicSpec(Topics.dlq(s.name), 1) for s in list(specs)]
-    return specs
+    return [with_retention(settings, s) for s in specs]
+
+
+def retention_ms(settings: CommonSettings, spec: TopicSpec) -> int:
+    """The retention of a topic by its class: a dead-letter topic (``*.dlq``), a compacted feed (the
+    registry), else an event topic (dossier events, compliance). -1 = forever."""
+    if spec.name.endswith(".dlq"):
+        hours = settings.kafka_retention_dead_letters_hours
+    elif spec.config.get("cleanup.policy") == "compact":
+        hours = settings.kafka_retention_registry_hours
+    else:
+        hours = settings.kafka_retention_events_hours
+    return -1 if hours < 0 else hours * 3_600_000
+
+
+def with_retention(settings: CommonSettings, spec: TopicSpec) -> TopicSpec:
+    """``spec`` with its class's ``retention.ms`` unless it names one itself."""
+    if "retention.ms" in spec.config:
+        return spec
+    return TopicSpec(
+        spec.name, spec.partitions, {**spec.config, "retention.ms": str(retention_ms(settings, spec))}
+    )
+
+
+async def topic_configs(settings: CommonSettings, names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The configuration the broker reports for each topic (only what was set on it, on the local broker)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
+    await admin.start()
+    try:
+        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        await admin.close()
+    configs: dict[str, dict[str, str]] = {}
+    for answer in answers:
+        for resource in answer.resources:
+            _code, _message, _type, name, entries = resource[:5]
+            configs[name] = {entry[0]: entry[1] for entry in entries}
+    return configs
 
 
 def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
@@ -87,7 +127,7 @@ def batch_consumer_options(settings: CommonSettings) -> dict[str, Any]:
 
 async def ensure_topics(settings: CommonSettings, specs: Iterable[TopicSpec] | None = None) -> list[str]:
     """Create missing topics; return the names created. Safe to run repeatedly."""
-    wanted = list(specs if specs is not None else topic_specs(settings))
+    wanted = [with_retention(settings, s) for s in (specs if specs is not None else topic_specs(settings))]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers.split(","))
     for attempt in range(50):
         try:

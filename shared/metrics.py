@@ -102,6 +102,18 @@ INGEST_REFUSED_REQUESTS = Counter(
     "whole ingest requests refused: unauthorized, over_capacity, too_large, not_an_array, broker_unavailable",
     ["route", "reason"],
 )
+INGRESS_OUTBOX_ROWS = Gauge(
+    "tthc_ingress_outbox_rows",
+    "accepted events processing has not stored yet: unpublished (not on the topic) or published",
+    ["state"],
+)
+INGRESS_OUTBOX_PUBLISHED = Counter(
+    "tthc_ingress_outbox_published_total", "accepted events the outbox relay published on the events topic"
+)
+INGRESS_OUTBOX_REPUBLISHED = Counter(
+    "tthc_ingress_outbox_republished_total",
+    "accepted events published again: published long ago, still not stored (a broker restart lost them)",
+)
 
 # --- processing, the at-risk warning (dự báo trễ hạn): per agency, never per dossier
 AGENCY_AT_RISK = Gauge(

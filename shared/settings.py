@@ -51,6 +51,24 @@ class CommonSettings(BaseSettings):
     )
     kafka_partitions: int = Field(default=6, ge=1, description="partitions for topics we create")
     kafka_replication_factor: int = Field(default=1, ge=1)
+    # retention.ms of the topics we create, per class (docs/operations.md, "Topic retention"); -1 = forever
+    kafka_retention_events_hours: int = Field(
+        default=-1,
+        ge=-1,
+        description="dossier events and compliance topics; -1 (forever) because rebuilding reporting "
+        "replays them from offset 0; a bound makes such a rebuild cover only that many hours",
+    )
+    kafka_retention_dead_letters_hours: int = Field(
+        default=-1,
+        ge=-1,
+        description="dead-letter topics; -1 (forever): a dead letter is the only copy of an accepted event "
+        "until `tthc dlq redrive` brings it back",
+    )
+    kafka_retention_registry_hours: int = Field(
+        default=-1,
+        ge=-1,
+        description="the compacted registry feed (compaction keeps each entity's last state)",
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=1_000, description="consumer group session timeout; a group join waits ~half of it"
     )
@@ -144,6 +162,17 @@ class CommonSettings(BaseSettings):
     )
 
     topics: Topics = Field(default_factory=Topics)
+
+    @field_validator(
+        "kafka_retention_events_hours", "kafka_retention_dead_letters_hours", "kafka_retention_registry_hours"
+    )
+    @classmethod
+    def _retention_not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError(
+                "0 hours would delete every message at once; give -1 (forever) or a number of hours"
+            )
+        return value
 
     @field_validator("office_hours")
     @classmethod

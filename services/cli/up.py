@@ -132,7 +132,8 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
                 created = asyncio.run(ensure_topics(effective))
                 say(
                     f"the restarted broker is empty (memory only): {len(created)} topics created again; "
-                    "events it held and not yet consumed are lost",
+                    "what it held and not yet consumed is lost, but for the events accepted over HTTP "
+                    "(processing publishes them again from its ingress outbox)",
                     "warning",
                 )
                 supervisor.start_again([n for n in SERVICES if n in supervisor.children])

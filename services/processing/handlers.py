@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
-from services.processing.adapters import nonconformities, registry_copy, repository
+from services.processing.adapters import ingress_outbox, nonconformities, registry_copy, repository
 from services.processing.domain.engine import ClockRules, Evaluation, ProcedureTerms, ProcessContext, evaluate
 from services.processing.domain.forecast import RemainingTimes
 from services.processing.domain.legal_profile import LegalProfiles, judging_date
@@ -151,6 +151,8 @@ async def handle_event_batch(ctx: ProcessingContext, batch: Sequence[RawMessage]
         await ctx.publish_many(ctx.dlq_topic, dead)
     if valid:
         await _store_isolating(ctx, valid)
+        async with ctx.pool.acquire() as conn:  # stored or dead-lettered: the ingress outbox may forget them
+            await ingress_outbox.settle(conn, [v.event.event_id for v in valid])
     topic = batch[0].topic if batch else ""
     metrics.BATCH_SECONDS.labels("processing", topic).observe(time.perf_counter() - started)
     metrics.MESSAGES_CONSUMED.labels("processing", topic).inc(len(batch))

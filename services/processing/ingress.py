@@ -1,14 +1,16 @@
-"""Service layer of the HTTP ingress: validate, authorise, dedupe, publish, record.
+"""Service layer of the HTTP ingress: validate, authorise, dedupe, record durably, hand to the relay.
 
 Used by the two HTTP entrypoints (``POST /api/v1/events`` and ``POST /api/v1/portal-sync``).
 Order of work for a batch: validate each item (size, NUL, strict types, date window); refuse the
 items the emitter's key may not write (the agency, the dossier code's agency part, or a change of
 the dossier's recorded agency: 403); answer ids seen before as ``duplicate`` (same content) or
-``conflict`` (other content: 409); publish the rest and wait for the broker's acks; only then
-record their ids with a content fingerprint, and each new dossier's agency. A crash between the
-acks and the record can only cause a re-publish, which the consumer dedupes on
-``processing.events``. PostgreSQL or the broker away → :class:`DatabaseUnavailable` /
-:class:`BrokerUnavailable` (503). docs/ingress.md describes the answers."""
+``conflict`` (other content: 409); record the rest in one PostgreSQL transaction — the ids with a
+content fingerprint, each new dossier's agency, and the events' bytes in the outbox — and only then
+answer ``accepted``. The :class:`IngressRelay` publishes the outbox and publishes again what a
+broker restart lost, until processing has stored each event: nothing answered 202 is lost with the
+broker. PostgreSQL away → :class:`DatabaseUnavailable` (503); more than
+``ingest_outbox_max_unpublished`` events waiting for the broker → :class:`BrokerUnavailable` (503).
+docs/ingress.md describes the answers."""
 
 from __future__ import annotations
 
@@ -22,10 +24,9 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
-from services.processing.adapters import emitter_keys, ingress_store
+from services.processing.adapters import emitter_keys, ingress_outbox, ingress_store
 from services.processing.adapters.emitter_keys import Emitter
 from services.processing.domain.portal_mapping import (
     PortalMappingError,
@@ -34,6 +35,7 @@ from services.processing.domain.portal_mapping import (
     map_update,
     parse_update,
 )
+from services.processing.ingress_relay import IngressRelay
 from services.processing.settings import ProcessingSettings
 from shared import metrics
 from shared.contracts.events import (
@@ -53,7 +55,7 @@ _MAX_ERRORS = 20
 
 
 class BrokerUnavailable(RuntimeError):
-    """The broker did not acknowledge in time: nothing was recorded, the whole request may be retried."""
+    """Too many accepted events wait for the broker: nothing was recorded, the whole request may be retried."""
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -220,6 +222,14 @@ class IngestGateway:
         self._slots = asyncio.Semaphore(settings.ingest_max_concurrent)
         self._tz = ZoneInfo(settings.timezone)
         self.topic = settings.topics.dossier_events
+        self.relay = IngressRelay(
+            pool,
+            publish_many,
+            self.topic,
+            sweep_s=settings.ingest_outbox_sweep_s,
+            republish_after_s=settings.ingest_outbox_republish_after_s,
+            publish_timeout_s=settings.ingest_publish_timeout_s,
+        )
 
     @contextlib.asynccontextmanager
     async def admitted(self) -> AsyncIterator[bool]:
@@ -244,7 +254,7 @@ class IngestGateway:
             return await emitter_keys.emitter_of(conn, key)
 
     async def ingest(self, emitter: Emitter, items: Sequence[Any]) -> Answer:
-        """Answer each event of a batch; the accepted ones are on the topic when this returns."""
+        """Answer each event of a batch; the accepted ones are durable (in the outbox) when this returns."""
         results: list[Answer | None] = [None] * len(items)
         valid: list[_Candidate] = []
         for i, item in enumerate(items):
@@ -288,7 +298,7 @@ class IngestGateway:
             first[event.event_id] = c
             candidates.append(c)
 
-        outcome = await self._publish_new(emitter, candidates)
+        outcome = await self._accept_new(emitter, candidates)
         for c in candidates:
             status = outcome[c.event.event_id]
             if status == "accepted":
@@ -390,8 +400,9 @@ class IngestGateway:
                     if e.event_id not in seen:
                         seen.add(e.event_id)
                         candidates.append(_Candidate(i, e, e.model_dump_json().encode()))
-            outcome = await self._publish_new(emitter, candidates, conn)
+            outcome = await self._accept_new(emitter, candidates, conn)
             await ingress_store.save_portal_states(conn, changed)
+        self.relay.poke()  # committed now
 
         firsts = {(c.index, c.event.event_id) for c in candidates}
         for i, update, events in mapped:
@@ -420,14 +431,14 @@ class IngestGateway:
             }
         return _summary([r for r in results if r is not None])
 
-    async def _publish_new(
+    async def _accept_new(
         self, emitter: Emitter, candidates: Sequence[_Candidate], conn: Conn | None = None
     ) -> dict[str, str]:
-        """Publish the candidates not seen before; answer each id ``accepted`` (acknowledged and
-        recorded), ``duplicate`` (seen before with the same content, or content not known) or
-        ``conflict`` (seen before with other content; only candidates with a fingerprint).
+        """Record the candidates not seen before, with their bytes in the outbox; answer each id
+        ``accepted`` (durable now), ``duplicate`` (seen before with the same content, or content not
+        known) or ``conflict`` (seen before with other content; only candidates with a fingerprint).
 
-        Without ``conn`` no connection is held while waiting for the broker.
+        With ``conn`` (a transaction of the caller) the caller pokes the relay once it has committed.
         """
         if not candidates:
             return {}
@@ -446,24 +457,37 @@ class IngestGateway:
         new = [c for c in candidates if c.event.event_id not in known]
         if not new:
             return outcome
-        try:
-            async with asyncio.timeout(self.settings.ingest_publish_timeout_s):
-                await self._publish_many(self.topic, [(c.event.dossier_code.encode(), c.value) for c in new])
-        except (KafkaError, TimeoutError) as exc:
+        waiting = self.relay.unpublished
+        if waiting >= self.settings.ingest_outbox_max_unpublished:
             raise BrokerUnavailable(
-                f"the broker did not acknowledge the events: {type(exc).__name__}"
-            ) from exc
-        events = [c.event for c in new]
+                f"{waiting} accepted events are still waiting for the broker "
+                f"(more than TTHC_INGEST_OUTBOX_MAX_UNPUBLISHED={self.settings.ingest_outbox_max_unpublished})"
+            )
+        if conn is None:
+            async with self.connection() as own, own.transaction():
+                taken = await self._record(own, emitter, new)
+            self.relay.poke()
+        else:
+            taken = await self._record(conn, emitter, new)
+        # an id not taken was recorded by a concurrent request in the meantime
+        outcome.update(
+            (c.event.event_id, "accepted" if c.event.event_id in taken else "duplicate") for c in new
+        )
+        return outcome
+
+    @staticmethod
+    async def _record(conn: Conn, emitter: Emitter, new: Sequence[_Candidate]) -> set[str]:
+        """The ids, fingerprints, dossiers' agencies and outbox rows of ``new``, in the caller's
+        transaction; returns the ids recorded now."""
         fingerprints = {
             c.event.event_id: c.fingerprint or ingress_store.content_fingerprint(c.event) for c in new
         }
-        if conn is None:
-            async with self.connection() as own:
-                await ingress_store.record_ingested(own, events, emitter.name, fingerprints)
-        else:
-            await ingress_store.record_ingested(conn, events, emitter.name, fingerprints)
-        outcome.update((c.event.event_id, "accepted") for c in new)
-        return outcome
+        taken = await ingress_store.record_ingested(conn, [c.event for c in new], emitter.name, fingerprints)
+        await ingress_outbox.add(
+            conn,
+            [(c.event.event_id, c.event.dossier_code, c.value) for c in new if c.event.event_id in taken],
+        )
+        return taken
 
     @staticmethod
     def _conflict(index: int, event_id: str, why: str) -> Answer:

@@ -23,7 +23,21 @@ class ProcessingSettings(CommonSettings):
         default=1, ge=1, description="Retry-After (seconds) of a 429 or 503 ingest answer"
     )
     ingest_publish_timeout_s: float = Field(
-        default=10.0, gt=0, description="how long an ingest request waits for the broker's acks before 503"
+        default=10.0, gt=0, description="how long the outbox relay waits for the broker's acks of one chunk"
+    )
+    ingest_outbox_republish_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="an accepted event published this long ago and not yet stored by processing is "
+        "published again (doubling per attempt, at most 64×); keep it above processing's usual lag",
+    )
+    ingest_outbox_sweep_s: float = Field(
+        default=5.0, gt=0, description="how often the outbox relay looks for events to publish again"
+    )
+    ingest_outbox_max_unpublished: int = Field(
+        default=200_000,
+        ge=1,
+        description="accepted events waiting for the broker above which the ingress answers 503",
     )
     ingest_db_timeout_s: float = Field(
         default=5.0,

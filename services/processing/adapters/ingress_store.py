@@ -58,14 +58,16 @@ def _stored_fingerprint(body: str) -> str | None:
 
 async def record_ingested(
     conn: Conn, events: Sequence[DossierEvent], emitter: str, fingerprints: Mapping[str, str]
-) -> None:
-    """Remember events the broker acknowledged (call only after the acks): their ids with their
-    content, and the agency of each dossier seen for the first time."""
+) -> set[str]:
+    """Remember accepted events (in the transaction that puts them in the outbox): their ids with
+    their content, and the agency of each dossier seen for the first time. Returns the ids recorded
+    now (not those another request recorded first)."""
     if not events:
-        return
-    await conn.execute(
+        return set()
+    rows = await conn.fetch(
         "INSERT INTO processing.ingested_events (event_id, emitter, content_sha256) "
-        "SELECT e, $2, h FROM unnest($1::text[], $3::text[]) AS u(e, h) ON CONFLICT (event_id) DO NOTHING",
+        "SELECT e, $2, h FROM unnest($1::text[], $3::text[]) AS u(e, h) ON CONFLICT (event_id) DO NOTHING "
+        "RETURNING event_id",
         [e.event_id for e in events],
         emitter,
         [fingerprints.get(e.event_id) for e in events],
@@ -80,6 +82,7 @@ async def record_ingested(
         list(first.values()),
         emitter,
     )
+    return {r["event_id"] for r in rows}
 
 
 async def recorded_agencies(conn: Conn, dossier_codes: Sequence[str]) -> dict[str, str]:

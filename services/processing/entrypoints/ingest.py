@@ -6,7 +6,8 @@ hand it to :class:`IngestGateway`, answer per event. docs/ingress.md is the refe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import orjson
@@ -71,8 +72,8 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     429: {"description": "over capacity: retry after the Retry-After header's seconds", **PROBLEM},
     503: {
-        "description": "the broker or PostgreSQL did not answer: retry the whole request after Retry-After "
-        "seconds (event ids make it safe)",
+        "description": "PostgreSQL did not answer, or too many accepted events wait for the broker: retry "
+        "the whole request after Retry-After seconds (event ids make it safe)",
         **PROBLEM,
     },
 }
@@ -201,7 +202,7 @@ def broker_unavailable(route: str, exc: BrokerUnavailable, retry_after: int) -> 
         "broker_unavailable",
         503,
         "Broker unavailable",
-        f"{exc}; nothing was recorded: send the same request again (event ids make it safe)",
+        f"{exc}; nothing was recorded: send the same request again in {retry_after} s (event ids make it safe)",
         **{"Retry-After": str(retry_after)},
     )
 
@@ -233,7 +234,8 @@ async def post_events(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     header_key: str | None = Depends(api_key),
 ) -> Response:
-    """Each event is validated and answered on its own: `accepted` (202, now on the topic),
+    """Each event is validated and answered on its own: `accepted` (202, kept in PostgreSQL and on
+    its way to the topic: it reaches processing even if the broker restarts),
     `duplicate` (200, its event_id was accepted before with the same content), `conflict` (409,
     its event_id was accepted before with other content), or `rejected` (422 invalid, 403 the key
     may not write this dossier: agency, dossier code's agency part, or a change of the dossier's
@@ -276,13 +278,26 @@ def _body_schemas(app: FastAPI) -> None:
 
 
 def install_ingress(app: FastAPI, settings: ProcessingSettings, broker: KafkaBroker) -> None:
-    """Add the ingest and status-sync routes to processing's app."""
+    """Add the ingest and status-sync routes, and the outbox relay, to processing's app."""
     from services.processing.entrypoints.portal_sync import router as portal_router
 
     async def publish_many(topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         await publish_raw_many(broker, topic, messages)
 
-    app.state.ingest = IngestGateway(settings, lambda: app.state.resources.pool, publish_many)
+    gateway = app.state.ingest = IngestGateway(settings, lambda: app.state.resources.pool, publish_many)
+    running = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the outbox relay runs while the broker is up: started after it, stopped (and drained) before it
+        async with running(app):
+            gateway.relay.start()
+            try:
+                yield
+            finally:
+                await gateway.relay.stop()
+
+    app.router.lifespan_context = lifespan
     app.include_router(router)
     app.include_router(portal_router)
     _body_schemas(app)

@@ -1,0 +1,123 @@
+"""Publishes the ingress outbox on the events topic, at least once, until processing holds each event.
+
+The ingress answers 202 once an event is in ``processing.ingress_outbox`` (PostgreSQL, same
+transaction as its id); this relay takes it from there: it publishes the unpublished rows in order
+when poked and every ``interval_s``, and every ``sweep_s`` it publishes again the rows published more
+than ``republish_after_s`` ago that processing has neither stored nor dead-lettered (a memory
+broker that restarted lost them). Processing dedupes event ids, so a second copy is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+
+from services.processing.adapters import ingress_outbox
+from shared import metrics
+from shared.runtime import stop_tasks
+
+log = logging.getLogger(__name__)
+
+PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
+
+
+class IngressRelay:
+    """The outbox relay of one processing process (replicas share the outbox: rows are locked, skipped)."""
+
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        publish_many: PublishMany,
+        topic: str,
+        *,
+        interval_s: float = 1.0,
+        sweep_s: float = 5.0,
+        republish_after_s: float = 60.0,
+        publish_timeout_s: float = 10.0,
+        chunk: int = 2_000,
+    ) -> None:
+        self._pool = pool
+        self._publish_many = publish_many
+        self.topic = topic
+        self.interval_s = interval_s
+        self.sweep_s = sweep_s
+        self.republish_after_s = republish_after_s
+        self.publish_timeout_s = publish_timeout_s
+        self.chunk = chunk
+        self.unpublished = 0  # rows not on the topic, as last counted (the ingress refuses above a limit)
+        self._poke = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._swept_at = float("-inf")
+
+    def poke(self) -> None:
+        """New rows: publish them now rather than at the next interval."""
+        self._poke.set()
+
+    async def drain(self) -> int:
+        """Publish every unpublished row, oldest first; returns how many went out."""
+        sent = 0
+        async with self._lock:
+            while True:
+                async with self._pool().acquire() as conn, conn.transaction():
+                    rows = await ingress_outbox.take_unpublished(conn, self.chunk)
+                    if not rows:
+                        self.unpublished = 0
+                        return sent
+                    async with asyncio.timeout(self.publish_timeout_s):
+                        await self._publish_many(self.topic, [(r.key, r.value) for r in rows])
+                    await ingress_outbox.mark_published(conn, [r.id for r in rows])
+                metrics.INGRESS_OUTBOX_PUBLISHED.inc(len(rows))
+                sent += len(rows)
+
+    async def sweep(self) -> int:
+        """Settle what processing stored, mark for publishing again what it still lacks, count the
+        backlog; returns how many rows were marked."""
+        async with self._pool().acquire() as conn:
+            settled, marked = await ingress_outbox.due_again(conn, self.republish_after_s, self.chunk)
+            unpublished, in_flight = await ingress_outbox.backlog(conn)
+        self.unpublished = unpublished
+        metrics.INGRESS_OUTBOX_ROWS.labels("unpublished").set(unpublished)
+        metrics.INGRESS_OUTBOX_ROWS.labels("published").set(in_flight)
+        if marked:
+            metrics.INGRESS_OUTBOX_REPUBLISHED.inc(marked)
+            log.warning(
+                "%d accepted events were published more than %.0f s ago and processing has not stored them "
+                "(a broker restart loses what it held); publishing them again",
+                marked,
+                self.republish_after_s,
+            )
+        if settled:
+            log.info("%d outbox rows settled by processing's events table", settled)
+        return marked
+
+    async def _run(self) -> None:
+        while True:
+            self._poke.clear()  # before the drain: a poke during it is not lost
+            try:
+                if time.monotonic() - self._swept_at >= self.sweep_s:
+                    self._swept_at = time.monotonic()
+                    if await self.sweep():
+                        self._poke.set()
+                await self.drain()
+            except Exception as exc:  # broker or PostgreSQL away: the rows wait in the outbox
+                log.warning("ingress outbox relay: %s: %s; will retry", type(exc).__name__, str(exc)[:200])
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._poke.wait()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ingress-outbox-relay")
+
+    async def stop(self) -> None:
+        """End the loop, then publish what is still unpublished (best effort: the rows stay otherwise)."""
+        if self._task is not None:
+            await stop_tasks([self._task])
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.drain()
