@@ -48,6 +48,8 @@ class EventProducer:
         )
         self._partitioner = DefaultPartitioner()
         self._partitions: list[int] = []
+        # aiokafka's murmur2 is pure Python (~20 µs); a case's events come one after another
+        self._last: tuple[bytes, int] = (b"", -1)
         self._open: dict[int, Any] = {}  # partition → the batch being filled
         self._pending: list[asyncio.Future[Any]] = []
         self.sent = 0
@@ -67,7 +69,10 @@ class EventProducer:
 
     async def send(self, key: bytes, value: bytes) -> None:
         """Add one message to its partition's batch; a full batch goes to the broker."""
-        partition = self._partitioner(key, self._partitions, self._partitions)
+        last_key, partition = self._last
+        if key != last_key or partition < 0:
+            partition = self._partitioner(key, self._partitions, self._partitions)
+            self._last = (key, partition)
         batch = self._open.get(partition)
         if batch is None:
             batch = self._open[partition] = self._producer.create_batch()
