@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.parsers import expat
 
 import orjson
 
@@ -85,7 +86,18 @@ def stages(path: Path) -> dict[str, Timed]:
             n += 1
         return n
 
-    return {name: timed(work)[1] for name, work in [("read", read), ("translate", translate), ("validate", validate)]}
+    def expat_floor() -> int:
+        """expat over the file with callbacks that do nothing: the floor of a callback reader."""
+        parser = expat.ParserCreate()
+        parser.ordered_attributes = True
+        parser.StartElementHandler = lambda name, attrs: None
+        parser.EndElementHandler = lambda name: None
+        with path.open("rb") as stream:
+            parser.ParseFile(stream)
+        return 0
+
+    works = [("floor", expat_floor), ("read", read), ("translate", translate), ("validate", validate)]
+    return {name: timed(work)[1] for name, work in works}
 
 
 async def replay_through(settings: CommonSettings, path: Path, registry_url: str) -> tuple[Summary, Timed]:
@@ -191,33 +203,41 @@ def main() -> None:
         f"{summary.cases:,} cases, {n:,} log events (3–7 a case, one in five tied with the one before), mapped by "
         f"`services/replay/mappings/receipt.toml` to {out:,} dossier events (the case start and end become events too)",
         f"- Load average (1 min) before the replay: {load_before:.1f} (2 cores shared with other work: wall figures vary with it)",
-        f"- **Reader alone**: {rate(n, read.cpu)} log events/s of CPU ({rate(n, read.wall)} wall); target ≥ 100,000",
+        f"- **Reader alone**: {rate(n, read.cpu)} log events/s of CPU ({rate(n, read.wall)} wall); target ≥ 100,000 — "
+        f"{'met' if n / read.cpu >= 100_000 else '**NOT met**'}",
         f"- **`tthc replay` end to end**: {took.wall:.1f} s ({rate(n, took.wall)} log events/s, {rate(out, took.wall)} "
         f"dossier events/s): registry entries over HTTP, log read, every event translated, validated and acknowledged "
         f"by the broker (producing alone {summary.send_seconds:.1f} s); the replay process used {took.cpu:.1f} s of CPU; "
-        f"target < 15 s",
+        f"target < 15 s — **NOT met**",
         "- CPU µs a log event, by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in us.items()),
         f"- Peak RSS of the bench process after the replay: {rss / 1024:.0f} MiB (the reader streams: "
         "tests/unit/test_replay_streaming.py)",
     ]
     if pm is not None:
-        check_rate = pm.events / pm.check.wall
+        check_rate, check_cpu = pm.events / pm.check.wall, pm.events / pm.check.cpu
         with_read = pm.events / (pm.check.wall + pm.read.wall)
-        ours = n / took.wall
+        ours, ours_cpu = n / took.wall, n / took.cpu
         lines += [
-            f"- **PM4Py** {pm4py_version()}: `pm4py.read_xes` {pm.read.wall:.1f} s; inductive miner on the first "
-            f"{pm.model_cases:,} cases {pm.discover.wall:.1f} s; streaming token-based replay "
+            f"- **PM4Py** {pm4py_version()}: `pm4py.read_xes` {pm.read.wall:.1f} s ({pm.read.cpu:.1f} s CPU); inductive "
+            f"miner on the first {pm.model_cases:,} cases {pm.discover.wall:.1f} s; streaming token-based replay "
             f"(`pm4py.streaming.algo.conformance.tbr`) of all {pm.events:,} events in timestamp order "
-            f"{pm.check.wall:.1f} s = **{check_rate:,.0f} events/s** ({with_read:,.0f} events/s with its reading)",
-            f"- **Ratio**: `tthc replay` end to end / PM4Py's streaming checker alone = **{ours / check_rate:.1f}×** "
-            f"({ours / with_read:.1f}× against PM4Py reading and checking); target ≥ 20×. Not the same work: PM4Py "
-            "keeps token markings in memory and reports nothing durable; the replay validates every event against the "
-            "contract and hands it to the broker, and assessing it is processing's work (other sections)",
+            f"{pm.check.wall:.1f} s = **{check_rate:,.0f} events/s** ({check_cpu:,.0f} events/s of CPU; "
+            f"{with_read:,.0f} events/s wall with its reading)",
+            f"- **Ratio**, `tthc replay` end to end / PM4Py's streaming checker alone: **{ours / check_rate:.2f}×** wall, "
+            f"{ours_cpu / check_cpu:.2f}× in CPU per event (the replay process's CPU; the broker's and the registry's "
+            f"not counted); {ours / with_read:.2f}× against PM4Py reading and checking; target ≥ 20× — **NOT met**. "
+            "Not the same work: PM4Py keeps token markings in memory and reports nothing durable; the replay "
+            "validates every event against the contract and hands it to the broker (assessing it is processing's "
+            "work: other sections)",
         ]
     lines.append(
-        "- What limits it: CPU in Python on 2 cores shared with the broker. The stage figures show where: "
-        "expat's element callbacks (reading), building each event (translate), and the contract validation "
-        "(pydantic, strict) that keeps an invalid event off the topic"
+        "- What limits it: the replay is one Python process, CPU bound: about "
+        f"{took.cpu / n * 1e6:.0f} µs of CPU a log event, spread over every stage above (none dominates: "
+        "expat's element callbacks, building each event, the strict contract validation that keeps an invalid "
+        "event off the topic, filling record batches), on 2 cores shared with the broker, the registry and, "
+        "on this machine, other work. The reader alone is below its 100,000 events/s target: expat with empty "
+        "callbacks reads this file at "
+        f"{rate(n, per_stage['floor'].cpu)} events/s of CPU in this run, the floor of any callback reader in Python"
     )
     body = "\n".join(lines)
     print(body)
