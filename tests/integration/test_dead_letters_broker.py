@@ -79,7 +79,11 @@ async def test_reporting_dead_letters_invalid_messages_and_goes_on(infra: Infra,
     by_text = {letter["original"]["text"]: letter for letter in letters}
     assert NOT_JSON.decode() in by_text  # the original bytes, untouched
     first = by_text[NOT_JSON.decode()]
-    assert first["source"] == {"topic": topics.compliance, "partition": first["source"]["partition"], "offset": 0}
+    assert first["source"] == {
+        "topic": topics.compliance,
+        "partition": first["source"]["partition"],
+        "offset": 0,
+    }
     assert first["reason"].startswith("not valid JSON")
     [change] = [json.loads(r.value) for r in registry_dead]
     assert change["kind"] == "invalid_registry_change" and "version" in change["reason"]
@@ -92,4 +96,6 @@ async def test_reporting_dead_letters_invalid_messages_and_goes_on(infra: Infra,
 
 
 def _dlq_list(servers: str, topic: str) -> Any:
-    return CliRunner().invoke(main, ["dlq", "list", "--topic", topic], env={"KAFKA_BOOTSTRAP_SERVERS": servers})
+    return CliRunner().invoke(
+        main, ["dlq", "list", "--topic", topic], env={"KAFKA_BOOTSTRAP_SERVERS": servers}
+    )
