@@ -55,6 +55,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.e2e --processing-replicas 1 --write
 	$(BIN)/python -m bench.ingest --write
 	$(BIN)/python -m bench.replay --write
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.replay_speed --write
 	$(BIN)/python -m bench.reporting_form06
 	$(BIN)/python -m bench.local_broker --write
 

@@ -98,6 +98,10 @@ def make_broker(settings: CommonSettings, *, client_id: str) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers.split(","),
         client_id=client_id,
+        # Handlers get the consumer records untouched and decode each message once themselves (a
+        # bad one goes to the dead-letter policy, not to a framework error); their annotations
+        # name the payload each record carries, for the AsyncAPI document only.
+        apply_types=False,
         enable_idempotence=False,
         acks="all",
         linger_ms=5,

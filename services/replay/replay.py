@@ -215,7 +215,8 @@ async def replay(
                         bar.update(1)
                     else:
                         pacer.push(valid.occurred_at, key, body)
-                bar.set_postfix(cases=summary.cases, refresh=False)
+                if progress:
+                    bar.set_postfix(cases=summary.cases, refresh=False)
             if pacer is not None:
                 await pacer.release(bar)
     finally:

@@ -21,6 +21,8 @@ from services.reporting.handlers import ReportingContext, handle_assessments, ha
 from services.reporting.handlers_766 import handle_dossier_events
 from services.reporting.settings import ReportingSettings
 from shared.auth import BearerAuth, install_auth_errors
+from shared.contracts import DossierAssessment, RegistryChange
+from shared.contracts.events import DossierEvent
 from shared.dead_letters import RawMessage
 from shared.kafka import RawPublisher, batch_consumer_options
 from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
@@ -44,17 +46,39 @@ def create_app(
     common = batch_consumer_options(settings)
     dead_letters = RawPublisher(settings, client_id="tthc-reporting-dlq")
 
-    @broker.subscriber(settings.topics.compliance, group_id=settings.reporting_group_id, **common)
-    async def on_assessments(records: Any) -> None:
+    # The annotations are the payloads on the topics (for the AsyncAPI document): the handlers
+    # receive the consumer records and validate each value once (shared.kafka.make_broker).
+    @broker.subscriber(
+        settings.topics.compliance,
+        group_id=settings.reporting_group_id,
+        title="dossier assessments",
+        description="Processing's assessments, key = dossier code; invalid ones go to the .dlq topic with the reason.",
+        **common,
+    )
+    async def on_assessments(records: list[DossierAssessment]) -> None:
         await handle_assessments(holder["ctx"], _raw(records))
 
-    @broker.subscriber(settings.topics.registry, group_id=settings.reporting_registry_group_id, **common)
-    async def on_registry(records: Any) -> None:
+    @broker.subscriber(
+        settings.topics.registry,
+        group_id=settings.reporting_registry_group_id,
+        title="registry changes",
+        description="The registry's entities (agencies, QMS records, procedures); invalid ones go to the .dlq topic.",
+        **common,
+    )
+    async def on_registry(records: list[RegistryChange]) -> None:
         await handle_registry_changes(holder["ctx"], _raw(records))
 
-    @broker.subscriber(settings.topics.dossier_events, group_id=settings.reporting_events_group_id, **common)
-    async def on_dossier_events(records: Any) -> None:  # the Decision 766 facts
-        await handle_dossier_events(holder["ctx"], [r.value for r in records], settings.topics.dossier_events)
+    @broker.subscriber(
+        settings.topics.dossier_events,
+        group_id=settings.reporting_events_group_id,
+        title="dossier events (Decision 766 facts)",
+        description="An invalid event is logged and skipped here: processing dead-letters it on this topic's .dlq.",
+        **common,
+    )
+    async def on_dossier_events(records: list[DossierEvent]) -> None:
+        await handle_dossier_events(
+            holder["ctx"], [r.value for r in _raw(records)], settings.topics.dossier_events
+        )
 
     async def wire(r: Resources) -> Callable[[], Awaitable[None]]:
         await dead_letters.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -53,6 +54,8 @@ async def _dead_letter(ctx: ReportingContext, msg: RawMessage, reason: str, kind
 
 
 def _reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc}"
     if isinstance(exc, ValidationError):
         return "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())) or '(message)'}: {e.get('msg')}"

@@ -16,7 +16,14 @@ from shared.kafka import TopicSpec, ensure_topics
 from shared.settings import CommonSettings
 from tests.conftest import Infra, create_database
 from tests.integration.service_process import ServiceProcess, isolated_topics, topic_specs_for
-from tests.integration.streams import as_messages, dossier_events, produce, read_topic, wait_until
+from tests.integration.streams import (
+    as_messages,
+    dossier_events,
+    procedure_change,
+    produce,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +47,27 @@ def test_list_shows_reasons_and_redrive_republishes_the_original_bytes(
             [*valid, (b"k1", b"{oops"), (b"k2", json.dumps(no_offset).encode())],
         )
     )
+    # the registry feed: a change without its version, then a valid one that must still be applied
+    registry_topic = env["TTHC_TOPIC_REGISTRY"]
+    no_version = b'{"entity": "procedure", "entity_id": "1.000001", "deleted": false}'
+    good_change = json.dumps(procedure_change(code="1.000001")).encode()
+    run(
+        produce(
+            infra.bootstrap_servers,
+            registry_topic,
+            [(b"procedure:1.000001", v) for v in [no_version, good_change]],
+        )
+    )
     dsn = run(create_database(infra))
     proc = ServiceProcess("processing", dsn, infra.bootstrap_servers, env, tmp_path / "p.log").start()
     try:
         run(wait_until(dsn, "SELECT count(*) FROM processing.events", 4))
         run(read_topic(infra.bootstrap_servers, events_topic + ".dlq", 2))
+        run(wait_until(dsn, "SELECT count(*) FROM processing.procedures WHERE code = '1.000001'", 1))
+        [registry_letter] = run(read_topic(infra.bootstrap_servers, registry_topic + ".dlq", 1))
+        letter = json.loads(registry_letter.value)
+        assert letter["kind"] == "invalid_registry_change" and "version" in letter["reason"]
+        assert letter["original"]["text"] == no_version.decode()
 
         monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap_servers)
         for key, value in env.items():

@@ -6,7 +6,9 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.replay.adapters.xes import read_xes
+import pytest
+
+from services.replay.adapters.xes import UnreadableLog, read_xes
 
 EVENTS_PER_CASE = 10
 
@@ -51,3 +53,30 @@ def test_reading_200k_events_needs_no_more_memory_than_reading_2k(tmp_path: Path
     assert size > 15_000_000
     assert large_peak < 1_000_000, f"peak {large_peak} bytes"
     assert large_peak < small_peak + 200_000, f"{small_peak} → {large_peak} bytes for 100× the events"
+
+
+def test_nested_attributes_and_prefixed_tags_are_read_as_the_standard_says(tmp_path: Path) -> None:
+    path = tmp_path / "log.xes"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8" ?>\n'
+        '<xes:log xmlns:xes="http://www.xes-standard.org/"><xes:string key="concept:name" value="the log"/>'
+        '<xes:trace><xes:string value="c1" key="concept:name"/>'  # value before key: still read
+        '<xes:event><xes:string key="concept:name" value="A"/>'
+        '<xes:list key="items"><xes:string key="concept:name" value="nested, not the activity"/></xes:list>'
+        "</xes:event></xes:trace>"
+        '<xes:trace><xes:event><xes:int key="n" value="2"/></xes:event></xes:trace></xes:log>',
+        encoding="utf-8",
+    )
+    first, second = read_xes(path)
+    assert first.case_id == "c1" and [dict(e.attributes) for e in first.events] == [{"concept:name": "A"}]
+    assert second.case_id == "#1" and second.events[0].attributes == {"n": "2"}
+
+
+def test_a_broken_or_foreign_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    broken, foreign = tmp_path / "broken.xes", tmp_path / "foreign.xes"
+    broken.write_text('<log><trace><string key="concept:name" value="c1"/></log>', encoding="utf-8")
+    foreign.write_text("<html><body/></html>", encoding="utf-8")
+    with pytest.raises(UnreadableLog, match=r"broken\.xes: malformed XML \(mismatched tag"):
+        list(read_xes(broken))
+    with pytest.raises(UnreadableLog, match=r"not an XES log \(root element <html>\)"):
+        list(read_xes(foreign))

@@ -13,7 +13,8 @@ from services.processing.handlers import (
     handle_event_batch,
     handle_registry_batch,
 )
-from shared.contracts import DossierAssessment
+from shared.contracts import DossierAssessment, RegistryChange
+from shared.contracts.events import DossierEvent
 from shared.kafka import batch_consumer_options
 from shared.settings import CommonSettings, Topics
 
@@ -36,13 +37,17 @@ def declare_consumers(
         "shared/contracts/schemas/tthc.dossier-events.v1.json. Invalid messages go to the .dlq topic.",
         **common,
     )
-    async def on_dossier_events(records: Any) -> None:
+    async def on_dossier_events(records: list[DossierEvent]) -> None:  # the payload, for the AsyncAPI
         await handle_event_batch(holder["ctx"], _raw(records))
 
     @broker.subscriber(
-        settings.topics.registry, group_id=f"{settings.consumer_group_prefix}-processing-registry", **common
+        settings.topics.registry,
+        group_id=f"{settings.consumer_group_prefix}-processing-registry",
+        title="registry changes",
+        description="The registry's entities processing keeps a copy of; invalid ones go to the .dlq topic.",
+        **common,
     )
-    async def on_registry(records: Any) -> None:
+    async def on_registry(records: list[RegistryChange]) -> None:
         await handle_registry_batch(holder["ctx"], _raw(records))
 
     # Declared so the AsyncAPI document shows what processing publishes (the hot path publishes
