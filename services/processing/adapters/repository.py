@@ -44,7 +44,8 @@ async def insert_events(
             "events",
             schema_name="processing",
             columns=("event_id", "dossier_code", "event_type", "occurred_at", "body"),
-            source=rows.encode(),  # type: ignore[arg-type]  # a buffer: documented, not in the stubs
+            # a buffer (documented, not in the stubs); not bytes, which asyncpg would take for a path
+            source=memoryview(rows.encode()),  # type: ignore[arg-type]
             format="text",
         )
     return set(first)
