@@ -43,7 +43,6 @@ PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 Evaluate = Callable[..., Evaluation]  # the engine's ``evaluate`` (injectable: tests make it raise)
 
 CHUNK = 2_000
-FOLDS_KEPT = 100_000  # dossiers whose fold is kept in memory (about X KiB each, see docs/benchmarks.md)
 # Errors that are about the data, not the connection: retrying the same batch cannot help.
 REFUSED_BY_DATABASE = (
     asyncpg.DataError,
@@ -96,7 +95,7 @@ class ProcessingContext:
     profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
     forecast_model: RemainingTimes | None = None  # the at-risk model (dự báo trễ hạn); None: no warning
     # open dossiers' folds kept between batches (bounded: memory stays flat as dossiers grow)
-    folds: FoldStore = field(default_factory=lambda: FoldStore(FOLDS_KEPT))
+    folds: FoldStore = field(default_factory=lambda: FoldStore(20_000))
     registry: RegistryView = field(default_factory=RegistryView)  # the registry copy as domain objects
 
 

@@ -43,7 +43,8 @@ class FoldStore:
         return kept[1]
 
     def put(self, dossier_code: str, token: int, fold: Fold) -> None:
-        if not self.capacity:
+        if not self.capacity or fold.finished:
+            self._folds.pop(dossier_code, None)
             return
         self._folds[dossier_code] = (token, fold)
         self._folds.move_to_end(dossier_code)

@@ -50,6 +50,7 @@ _STATUS: dict[EventType, int | None] = {
 }
 
 _CLOSED = frozenset({3, 7, 8, 9, 10})
+_FINISHED = frozenset({3, 7, 8, 10})  # closed, and not waiting for the hand-over of the result
 
 Terminal = DossierNotAccepted | DossierWithdrawn | DossierStopped
 
@@ -155,6 +156,11 @@ class Fold(Sequence[DossierEvent]):
 
     def __iter__(self) -> Iterator[DossierEvent]:
         return iter(self.events)
+
+    @property
+    def finished(self) -> bool:
+        """Its result handed over, or refused, withdrawn or stopped: few events follow, if any."""
+        return self.status in _FINISHED
 
     def history(self, clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
         """The facts of the dossier; ``resolved`` is the first event of the ``clock_stop`` kind."""
