@@ -117,7 +117,7 @@ class DossierHistory:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed once built; not frozen: a frozen init costs 4× on the hot path
 class Fold(Sequence[DossierEvent]):
     """A dossier's events folded so far, in order (trạng thái gộp): what the engine needs to go on.
 
@@ -143,6 +143,7 @@ class Fold(Sequence[DossierEvent]):
     waiting: DossierSupplementRequested | None
     apologies: tuple[DossierApologyIssued, ...]
     steps: tuple[DossierStepCompleted, ...]
+    last: tuple[float, str] = (float("-inf"), "")  # occurred_order of the last folded event
 
     def __len__(self) -> int:
         return len(self.events)
@@ -195,10 +196,11 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
     (``fold_more(None, all_events)``, None only if there are none).
     """
     base = state if state is not None else _EMPTY
-    fresh = [e for e in dedupe_and_order(events) if e.event_id not in base.ids]
+    incoming = events if isinstance(events, list | tuple) and len(events) == 1 else dedupe_and_order(events)
+    fresh = [e for e in incoming if e.event_id not in base.ids]
     if not fresh:
         return base if state is not None else None
-    if base.events and occurred_order(fresh[0]) < occurred_order(base.events[-1]):
+    if occurred_order(fresh[0]) < base.last:
         return None
     status = base.status
     submitted, accepted = base.submitted, base.accepted
@@ -247,6 +249,7 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
         waiting=waiting,
         apologies=tuple(apologies),
         steps=tuple(steps),
+        last=occurred_order(fresh[-1]),
     )
 
 
