@@ -7,7 +7,6 @@ histories and what the registry says about them, run the pure engine, store the 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import nonconformities, registry_copy, repository
@@ -366,7 +366,7 @@ async def publish_unpublished(ctx: ProcessingContext, limit: int = CHUNK) -> int
     messages = [
         (
             code.encode(),
-            json.dumps({**body, "revision": revision, "assessed_at": now}, ensure_ascii=False).encode(),
+            orjson.dumps({**body, "revision": revision, "assessed_at": now}),
         )
         for code, revision, body in pending
     ]
