@@ -301,11 +301,17 @@ def main() -> None:
             f"- **{rate:,.0f} events/s** sustained ({result['seconds']:.1f} s from the last look, every 0.25 s, that "
             "found no event stored until every dossier was assessed and published); target 50,000 events/s\n"
             f"- Processing peak RSS: {result['peak_rss_mib']:.0f} MiB (per process)\n"
-            "- What limits it: CPU. Validating, assessing and storing an event costs about 50 µs of CPU even with "
+            "- What limits it: CPU. Validating, assessing and storing an event costs 55–70 µs of CPU even with "
             'nothing else done ("what bounds it" section: a ceiling below 50,000 events/s on this machine); the '
             "service adds the consumer, the assessment's storage, its nonconformity bookkeeping and its publication, "
             "and shares the 2 cores with PostgreSQL and the broker. More partitions × replicas scale it out on "
-            "machines with more cores (the 2-process figure above).\n",
+            "machines with more cores (the 2-process figure above)"
+            + (
+                ". Spread, every batch assesses each dossier it touches again: about one engine run per event "
+                "instead of one per dossier.\n"
+                if args.spread
+                else ".\n"
+            ),
         )
 
 

@@ -257,8 +257,7 @@ async def reassess(
     folds = await _folds(conn, ctx, dossier_codes, in_hand or {})
     heads = {code: f[0] for code, f in folds.items()}
     pairs = sorted({(e.agency_code, e.procedure_code) for e in heads.values()})
-    registry = ctx.registry
-    await registry.refresh(
+    registry = await ctx.registry.refresh(
         conn,
         sorted({p for _, p in pairs}),
         pairs,

@@ -269,6 +269,15 @@ class ProcedureView:
     legal_profile: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RegistrySnapshot:
+    """What one assessment run reads of the registry copy: the same throughout the run."""
+
+    procedures: dict[str, ProcedureView | None]
+    coverage: dict[tuple[str, str], ProcessContext]
+    agency_profiles: dict[str, str | None]
+
+
 @dataclass
 class RegistryView:
     """The registry copy as domain objects, read from the tables once and kept until it moves.
@@ -278,12 +287,12 @@ class RegistryView:
     again. It is checked against :func:`generation` on every use, so a change applied by any
     replica, in any transaction, is seen by the next batch that starts after it committed.
     Procedures, agencies and coverage that do not exist are remembered too (as None / empty).
+    A newer generation starts new dictionaries (never clears the old ones), so a run that holds
+    a :class:`RegistrySnapshot` keeps reading one consistent copy.
     """
 
     seen_generation: int | None = None
-    procedures: dict[str, ProcedureView | None] = field(default_factory=dict)
-    coverage: dict[tuple[str, str], ProcessContext] = field(default_factory=dict)
-    agency_profiles: dict[str, str | None] = field(default_factory=dict)
+    current: RegistrySnapshot = field(default_factory=lambda: RegistrySnapshot({}, {}, {}))
 
     async def refresh(
         self,
@@ -291,32 +300,32 @@ class RegistryView:
         procedure_codes: Sequence[str],
         pairs: Sequence[tuple[str, str]],
         agencies_for_profiles: Sequence[str] = (),
-    ) -> None:
-        """Make sure the view holds the given procedures, (agency, procedure) pairs and agencies."""
+    ) -> RegistrySnapshot:
+        """A snapshot holding at least the given procedures, (agency, procedure) pairs and agencies."""
         now_at = await generation(conn)
         if now_at != self.seen_generation:
-            self.procedures.clear()
-            self.coverage.clear()
-            self.agency_profiles.clear()
+            self.current = RegistrySnapshot({}, {}, {})
             self.seen_generation = now_at
-        missing = sorted({c for c in procedure_codes if c not in self.procedures})
+        view = self.current
+        missing = sorted({c for c in procedure_codes if c not in view.procedures})
         if missing:
             found = await procedures(conn, missing)
             for code in missing:
                 rec = found.get(code)
-                self.procedures[code] = (
+                view.procedures[code] = (
                     ProcedureView(ProcedureTerms.from_record(rec), rec.legal_profile) if rec else None
                 )
-        new_pairs = sorted({p for p in pairs if p not in self.coverage})
+        new_pairs = sorted({p for p in pairs if p not in view.coverage})
         if new_pairs:
             processes = await iso_processes(conn, new_pairs)
             qms = await qms_records(conn, sorted({a for a, _ in new_pairs}))
             for agency, procedure in new_pairs:
-                self.coverage[(agency, procedure)] = ProcessContext.from_registry(
+                view.coverage[(agency, procedure)] = ProcessContext.from_registry(
                     qms.get(agency), processes.get((agency, procedure), ()), procedure
                 )
-        unnamed = sorted({a for a in agencies_for_profiles if a not in self.agency_profiles})
+        unnamed = sorted({a for a in agencies_for_profiles if a not in view.agency_profiles})
         if unnamed:
             named = await agency_profiles(conn, unnamed)
             for agency in unnamed:
-                self.agency_profiles[agency] = named.get(agency)
+                view.agency_profiles[agency] = named.get(agency)
+        return view
