@@ -217,7 +217,9 @@ async def _store_and_assess(ctx: ProcessingContext, items: Sequence[_Valid]) -> 
             if e.event_id in new_ids:
                 in_hand.setdefault(e.dossier_code, []).append(e)
         changed = sorted(in_hand)
-        outgoing = await reassess(conn, ctx, changed, in_hand=in_hand, failed=failed) if changed else []
+        outgoing = (
+            await reassess(conn, ctx, changed, in_hand=in_hand, failed=failed, locked=True) if changed else []
+        )
         if failed:
             removed = [
                 (i.msg, failed[i.event.dossier_code])
@@ -245,15 +247,19 @@ async def reassess(
     now: datetime | None = None,
     in_hand: dict[str, list[DossierEvent]] | None = None,
     failed: dict[str, str] | None = None,
+    locked: bool = False,
 ) -> list[Outgoing]:
     """Re-run the engine for ``dossier_codes``; store; return the assessments to publish.
+
+    ``locked``: the caller holds the dossiers' locks (:func:`repository.lock_dossiers`) already.
 
     ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
     A dossier the engine raises on is left as it was (nothing stored for it) and put in ``failed``
     with the reason, so one dossier can never stop the others; the caller decides what becomes of it.
     """
     now = now or ctx.clock()
-    await repository.lock_dossiers(conn, dossier_codes)
+    if not locked:
+        await repository.lock_dossiers(conn, dossier_codes)
     folds = await _folds(conn, ctx, dossier_codes, in_hand or {})
     heads = {code: f[0] for code, f in folds.items()}
     pairs = sorted({(e.agency_code, e.procedure_code) for e in heads.values()})

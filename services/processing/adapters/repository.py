@@ -56,7 +56,9 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\
 
 def _copy_text(value: str) -> str:
     """``value`` as a field of COPY's text format (backslash, newline, CR and tab escaped)."""
-    return value.translate(_COPY_ESCAPES)
+    if "\\" in value or "\n" in value or "\t" in value or "\r" in value:  # searches in C: most have none
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
 async def fold_tokens(conn: Conn, dossier_codes: Sequence[str]) -> dict[str, int | None]:
