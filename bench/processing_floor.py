@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -173,6 +175,20 @@ async def store(
         await conn.close()
 
 
+def fold_memory(histories: dict[str, list[DossierEvent]], sample: int = 2_000) -> float:
+    """Bytes of memory a kept fold holds per event (tracemalloc, over ``sample`` dossiers)."""
+    chosen = list(histories.values())[:sample]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    # each kept fold holds its own parsed events, as a fold kept by the service does
+    kept = [fold_more(None, [parse_dossier_event(e.model_dump_json()) for e in events]) for events in chosen]
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return held / sum(len(k or ()) for k in kept)
+
+
 def continue_folds(histories: dict[str, list[DossierEvent]]) -> int:
     """Each dossier folded one event at a time, each continuing the fold kept from the last."""
     folded = 0
@@ -210,6 +226,7 @@ def main() -> None:
             assess(histories, datetime(2026, 1, 1, tzinfo=UTC))
         with meter.measure(cpu, "continue"):
             continue_folds(histories)
+        per_kept_event = fold_memory(histories)
         bodies = [value.decode() for _, value in raw]
         asyncio.run(store(pg.dsn, events, bodies, meter, cpu))
     stages: list[tuple[str, str]] = [
@@ -232,6 +249,7 @@ def main() -> None:
     print(f"sum {total_us:.1f} µs CPU/event → ceiling {ceiling:,.0f} events/s on {cores} cores")
     for name, what in changed:
         print(f"{name:12s} {per_event[name]:6.1f} µs CPU/event  ({what})")
+    print(f"a kept fold holds {per_kept_event:,.0f} bytes of memory per event")
     if args.write:
         rows = "\n".join(
             f"| {name} | {what} | {per_event[name]:.1f} | {n / cpu[name]:,.0f} |" for name, what in stages
@@ -255,7 +273,10 @@ def main() -> None:
             )
             + "\nWhat issue #16 changed, measured in the same run (not in the sum):\n\n"
             "| stage | what | CPU µs / event |\n|---|---|---|\n"
-            + "".join(f"| {name} | {what} | {per_event[name]:.1f} |\n" for name, what in changed),
+            + "".join(f"| {name} | {what} | {per_event[name]:.1f} |\n" for name, what in changed)
+            + f"\n- A fold kept between batches holds {per_kept_event:,.0f} bytes of memory per event (its parsed "
+            "events, tracemalloc over 2,000 dossiers): the bound `TTHC_FOLD_STORE_DOSSIERS` × events per open "
+            "dossier × this is what the fold store may add to processing's RSS.\n",
         )
 
 
