@@ -40,7 +40,7 @@ class ProcessingSettings(CommonSettings):
         default=20_000,
         ge=0,
         description="open dossiers whose folded history is kept in memory between batches, so a batch folds "
-        "only their new events (about 1.7 KB an event, docs/benchmarks.md); 0: every batch folds its dossiers "
+        "only their new events (about 1.9 KB an event, docs/benchmarks.md); 0: every batch folds its dossiers "
         "again from their stored events",
     )
     forecast_enabled: bool = Field(
