@@ -253,7 +253,8 @@ async def reassess(
 
     ``locked``: the caller holds the dossiers' locks (:func:`repository.lock_dossiers`) already.
 
-    ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
+    ``in_hand``: the events this transaction stored (new ids only), already parsed: folded onto the
+    dossier's kept fold, or read with the stored ones when it is folded again.
     A dossier the engine raises on is left as it was (nothing stored for it) and put in ``failed``
     with the reason, so one dossier can never stop the others; the caller decides what becomes of it.
     """
