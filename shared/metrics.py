@@ -43,6 +43,10 @@ EVENTS_PROCESSED = Counter(
 EVENTS_DUPLICATE = Counter(
     "tthc_events_duplicate_total", "dossier events ignored because their event_id was already stored"
 )
+# "continued": a batch folded only the dossier's new events onto the fold kept from its last
+# assessment; "refolded": it was folded again from all of its stored events (not kept, kept for
+# another state, or an event older than the last one).
+FOLDS = Counter("tthc_dossier_folds_total", "dossier histories folded for an assessment, by how", ["how"])
 NONCONFORMITIES_RAISED = Counter("tthc_nonconformities_raised_total", "nonconformities raised", ["code"])
 ASSESSMENTS_PUBLISHED = Counter(
     "tthc_assessments_published_total", "dossier assessments published on the compliance topic"

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI
 
 from services.processing.adapters import forecast_store, registry_copy
+from services.processing.adapters.folds import FoldStore
 from services.processing.domain.engine import ClockRules
 from services.processing.domain.legal_profile import LegalProfiles
 from services.processing.entrypoints.consumers import declare_consumers
@@ -60,6 +61,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
             retry_failed_after_s=settings.assessment_retry_s,
             registry_dlq_topic=Topics.dlq(settings.topics.registry),
+            folds=FoldStore(settings.fold_store_dossiers),
         )
         app.state.ctx = ctx
 

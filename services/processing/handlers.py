@@ -7,7 +7,6 @@ histories and what the registry says about them, run the pure engine, store the 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -16,11 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from services.processing.adapters import ingress_outbox, nonconformities, registry_copy, repository
-from services.processing.domain.engine import ClockRules, Evaluation, ProcedureTerms, ProcessContext, evaluate
+from services.processing.adapters.folds import FoldStore, new_token
+from services.processing.adapters.registry_copy import RegistryView
+from services.processing.domain.engine import ClockRules, Evaluation, evaluate
 from services.processing.domain.forecast import RemainingTimes
+from services.processing.domain.history import Fold, fold_more
 from services.processing.domain.legal_profile import LegalProfiles, judging_date
 from shared import metrics
 from shared.calendar import WorkingCalendar
@@ -98,6 +101,9 @@ class ProcessingContext:
     registry_dlq_topic: str = "tthc.registry.v1.dlq"
     profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
     forecast_model: RemainingTimes | None = None  # the at-risk model (dự báo trễ hạn); None: no warning
+    # open dossiers' folds kept between batches (bounded: memory stays flat as dossiers grow)
+    folds: FoldStore = field(default_factory=lambda: FoldStore(20_000))
+    registry: RegistryView = field(default_factory=RegistryView)  # the registry copy as domain objects
 
 
 def _reason(exc: ValidationError) -> str:
@@ -220,14 +226,19 @@ async def _store_and_assess(ctx: ProcessingContext, items: Sequence[_Valid]) -> 
     removed: list[tuple[RawMessage, str]] = []
     async with ctx.pool.acquire() as conn, conn.transaction():
         await repository.lock_keys(conn, _lock_keys(events), exclusive=False)
+        # before the insert: the look-up of known ids and the COPY see no other writer of these dossiers
+        await repository.lock_dossiers(conn, sorted({e.dossier_code for e in events}))
         new_ids = await repository.insert_events(conn, events, [i.body for i in items])
         if len(new_ids) < len(events):
             metrics.EVENTS_DUPLICATE.inc(len(events) - len(new_ids))
-        changed = sorted({e.dossier_code for e in events if e.event_id in new_ids})
-        in_hand: dict[str, list[DossierEvent]] = {}
+        in_hand: dict[str, list[DossierEvent]] = {}  # the new events only: a copy of a stored one is not
         for e in events:
-            in_hand.setdefault(e.dossier_code, []).append(e)
-        outgoing = await reassess(conn, ctx, changed, in_hand=in_hand, failed=failed) if changed else []
+            if e.event_id in new_ids:
+                in_hand.setdefault(e.dossier_code, []).append(e)
+        changed = sorted(in_hand)
+        outgoing = (
+            await reassess(conn, ctx, changed, in_hand=in_hand, failed=failed, locked=True) if changed else []
+        )
         if failed:
             removed = [
                 (i.msg, failed[i.event.dossier_code])
@@ -255,25 +266,29 @@ async def reassess(
     now: datetime | None = None,
     in_hand: dict[str, list[DossierEvent]] | None = None,
     failed: dict[str, str] | None = None,
+    locked: bool = False,
 ) -> list[Outgoing]:
     """Re-run the engine for ``dossier_codes``; store; return the assessments to publish.
 
-    ``in_hand``: events of this batch, already parsed (they are stored too, but not re-read).
+    ``locked``: the caller holds the dossiers' locks (:func:`repository.lock_dossiers`) already.
+
+    ``in_hand``: the events this transaction stored (new ids only), already parsed: folded onto the
+    dossier's kept fold, or read with the stored ones when it is folded again.
     A dossier the engine raises on is left as it was (nothing stored for it) and put in ``failed``
     with the reason, so one dossier can never stop the others; the caller decides what becomes of it.
     """
     now = now or ctx.clock()
-    await repository.lock_dossiers(conn, dossier_codes)
-    histories = await repository.load_histories(
-        conn, dossier_codes, {c: in_hand[c] for c in dossier_codes if c in in_hand} if in_hand else None
-    )
-    heads = {code: h[0] for code, h in histories.items() if h}
-    procedures = await registry_copy.procedures(conn, sorted({e.procedure_code for e in heads.values()}))
+    if not locked:
+        await repository.lock_dossiers(conn, dossier_codes)
+    folds = await _folds(conn, ctx, dossier_codes, in_hand or {})
+    heads = {code: f[0] for code, f in folds.items()}
     pairs = sorted({(e.agency_code, e.procedure_code) for e in heads.values()})
-    processes = await registry_copy.iso_processes(conn, pairs)
-    qms = await registry_copy.qms_records(conn, sorted({a for a, _ in pairs}))
-    terms = {code: ProcedureTerms.from_record(rec) for code, rec in procedures.items()}
-    named = await registry_copy.agency_profiles(conn, sorted({a for a, _ in pairs})) if ctx.profiles else {}
+    registry = await ctx.registry.refresh(
+        conn,
+        sorted({p for _, p in pairs}),
+        pairs,
+        sorted({a for a, _ in pairs}) if ctx.profiles is not None else (),
+    )
     results: list[DossierAssessment] = []
     deadlines: list[datetime | None] = []
     for code in dossier_codes:
@@ -281,23 +296,25 @@ async def reassess(
         if head is None:
             continue
         try:
-            process = ProcessContext.from_registry(
-                qms.get(head.agency_code),
-                processes.get((head.agency_code, head.procedure_code), ()),
-                head.procedure_code,
-            )
+            procedure = registry.procedures.get(head.procedure_code)
             calendar, rules = ctx.calendar, ctx.rules
             if ctx.profiles is not None:
-                record = procedures.get(head.procedure_code)
                 calendar, rules = ctx.profiles.for_dossier(
-                    record.legal_profile if record else None,
-                    named.get(head.agency_code),
-                    judging_date(histories[code]),
+                    procedure.legal_profile if procedure else None,
+                    registry.agency_profiles.get(head.agency_code),
+                    judging_date(folds[code]),
                 )
             evaluation = ctx.evaluate(
-                histories[code], terms.get(head.procedure_code), calendar, rules, now, process, ctx.forecast_model
+                folds[code],
+                procedure.terms if procedure else None,
+                calendar,
+                rules,
+                now,
+                registry.coverage[(head.agency_code, head.procedure_code)],
+                ctx.forecast_model,
             )
         except Exception as exc:  # an engine bug or data it cannot handle: this dossier only
+            ctx.folds.discard(code)
             reason = f"the engine failed on dossier {code}: {type(exc).__name__}: {exc}"[:1_000]
             log.error("assessment failed", extra={"dossier_code": code, "reason": reason}, exc_info=True)
             if failed is None:
@@ -308,7 +325,11 @@ async def reassess(
         deadlines.append(evaluation.next_deadline)
     merged = await nonconformities.merge_statuses(conn, results)
     bodies = [repository.stored_json(a) for a in merged]
-    revisions = await repository.save_assessments(conn, merged, deadlines, bodies)
+    tokens = [new_token() for _ in merged]
+    revisions = await repository.save_assessments(conn, merged, deadlines, bodies, tokens)
+    for a, token in zip(merged, tokens, strict=True):
+        # valid only once this transaction commits: until then the table holds the old token
+        ctx.folds.put(a.dossier_code, token, folds[a.dossier_code])
     return [
         Outgoing(
             a.dossier_code,
@@ -319,6 +340,32 @@ async def reassess(
         for a, body in zip(merged, bodies, strict=True)
         if a.dossier_code in revisions
     ]
+
+
+async def _folds(
+    conn: Conn, ctx: ProcessingContext, dossier_codes: Sequence[str], new: dict[str, list[DossierEvent]]
+) -> dict[str, Fold]:
+    """Each dossier's fold: the one kept from its last assessment continued with ``new`` (its new
+    events of this batch, already stored), or else folded again from all of its stored events."""
+    tokens = await repository.fold_tokens(conn, dossier_codes)
+    folds: dict[str, Fold] = {}
+    again: list[str] = []
+    for code in dossier_codes:
+        kept = ctx.folds.get(code, tokens.get(code))
+        continued = fold_more(kept, new.get(code, ())) if kept is not None else None
+        if continued is None:  # not kept, kept for another state, or an event older than the last one
+            again.append(code)
+        else:
+            folds[code] = continued
+    if again:
+        histories = await repository.load_histories(conn, again, {c: new[c] for c in again if c in new})
+        for code, events in histories.items():
+            refolded = fold_more(None, events)
+            if refolded is not None:
+                folds[code] = refolded
+    metrics.FOLDS.labels("continued").inc(len(folds) - len(again))
+    metrics.FOLDS.labels("refolded").inc(len(again))
+    return folds
 
 
 async def publish(ctx: ProcessingContext, outgoing: Sequence[Outgoing]) -> None:
@@ -344,7 +391,7 @@ async def publish_unpublished(ctx: ProcessingContext, limit: int = CHUNK) -> int
     messages = [
         (
             code.encode(),
-            json.dumps({**body, "revision": revision, "assessed_at": now}, ensure_ascii=False).encode(),
+            orjson.dumps({**body, "revision": revision, "assessed_at": now}),
         )
         for code, revision, body in pending
     ]

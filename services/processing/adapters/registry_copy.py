@@ -9,9 +9,10 @@ legal profiles and which agencies name one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from services.processing.domain.inputs import ProcedureTerms, ProcessContext
 from shared.auth import Principal, principal_of
 from shared.calendar import CalendarOverrides
 from shared.contracts.registry import (
@@ -55,6 +56,8 @@ async def apply_change(conn: Conn, change: RegistryChange) -> Applied | None:
     )
     if not status.endswith(" 1"):
         return None
+    # the copy moved: every replica's RegistryView reads it again (same transaction as the change)
+    await conn.execute("UPDATE processing.registry_generation SET generation = generation + 1")
     if isinstance(record, ProcedureRecord) or (change.entity == "procedure" and record is None):
         st = record.statutory_time if isinstance(record, ProcedureRecord) else None
         await conn.execute(
@@ -251,3 +254,78 @@ async def dossiers_judged_by(conn: Conn, code: str, is_default: bool, after: str
         limit,
     )
     return [r["dossier_code"] for r in rows]
+
+
+async def generation(conn: Conn) -> int:
+    """How many changes the local copy has taken (grows with each; see :func:`apply_change`)."""
+    return int(await conn.fetchval("SELECT generation FROM processing.registry_generation"))
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureView:
+    """What the engine needs of one procedure: its terms and the legal profile it names."""
+
+    terms: ProcedureTerms
+    legal_profile: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySnapshot:
+    """What one assessment run reads of the registry copy: the same throughout the run."""
+
+    procedures: dict[str, ProcedureView | None]
+    coverage: dict[tuple[str, str], ProcessContext]
+    agency_profiles: dict[str, str | None]
+
+
+@dataclass
+class RegistryView:
+    """The registry copy as domain objects, read from the tables once and kept until it moves.
+
+    The hot path asks it for the procedures, ISO coverage and agency profiles of a batch's
+    dossiers; only what it has not seen since the copy last changed is read (and validated)
+    again. It is checked against :func:`generation` on every use, so a change applied by any
+    replica, in any transaction, is seen by the next batch that starts after it committed.
+    Procedures, agencies and coverage that do not exist are remembered too (as None / empty).
+    A newer generation starts new dictionaries (never clears the old ones), so a run that holds
+    a :class:`RegistrySnapshot` keeps reading one consistent copy.
+    """
+
+    seen_generation: int | None = None
+    current: RegistrySnapshot = field(default_factory=lambda: RegistrySnapshot({}, {}, {}))
+
+    async def refresh(
+        self,
+        conn: Conn,
+        procedure_codes: Sequence[str],
+        pairs: Sequence[tuple[str, str]],
+        agencies_for_profiles: Sequence[str] = (),
+    ) -> RegistrySnapshot:
+        """A snapshot holding at least the given procedures, (agency, procedure) pairs and agencies."""
+        now_at = await generation(conn)
+        if now_at != self.seen_generation:
+            self.current = RegistrySnapshot({}, {}, {})
+            self.seen_generation = now_at
+        view = self.current
+        missing = sorted({c for c in procedure_codes if c not in view.procedures})
+        if missing:
+            found = await procedures(conn, missing)
+            for code in missing:
+                rec = found.get(code)
+                view.procedures[code] = (
+                    ProcedureView(ProcedureTerms.from_record(rec), rec.legal_profile) if rec else None
+                )
+        new_pairs = sorted({p for p in pairs if p not in view.coverage})
+        if new_pairs:
+            processes = await iso_processes(conn, new_pairs)
+            qms = await qms_records(conn, sorted({a for a, _ in new_pairs}))
+            for agency, procedure in new_pairs:
+                view.coverage[(agency, procedure)] = ProcessContext.from_registry(
+                    qms.get(agency), processes.get((agency, procedure), ()), procedure
+                )
+        unnamed = sorted({a for a in agencies_for_profiles if a not in view.agency_profiles})
+        if unnamed:
+            named = await agency_profiles(conn, unnamed)
+            for agency in unnamed:
+                view.agency_profiles[agency] = named.get(agency)
+        return view

@@ -1,4 +1,4 @@
-"""Processing tables: set-based SQL (unnest) so a batch costs a few round trips."""
+"""Processing tables: set-based SQL (COPY, unnest) so a batch costs a few round trips."""
 
 from __future__ import annotations
 
@@ -15,29 +15,59 @@ from shared.db import Conn
 async def insert_events(
     conn: Conn, events: Sequence[DossierEvent], bodies: Sequence[str] | None = None
 ) -> set[str]:
-    """Store events; return the ids that were new (duplicates are ignored).
+    """Store events; return the ids that were new (duplicates are ignored: the first copy stays).
 
     ``bodies`` are the events' JSON texts as received (already validated), stored as they are
-    instead of serialising the models again.
+    instead of serialising the models again. The new rows go in by one ``COPY`` (text format:
+    the pool's jsonb codec is a text one, and PostgreSQL parses the JSON either way). The caller
+    holds the dossiers' locks (:func:`lock_dossiers`), so no other transaction stores one of
+    their events between the look-up of the known ids and the copy.
     """
     if not events:
         return set()
     texts = list(bodies) if bodies is not None else [e.model_dump_json() for e in events]
-    rows = await conn.fetch(
-        """
-        INSERT INTO processing.events (event_id, dossier_code, event_type, occurred_at, body)
-        SELECT e, d, t, o, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-            AS u(e, d, t, o, b)
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING event_id
-        """,
-        [e.event_id for e in events],
-        [e.dossier_code for e in events],
-        [e.event_type.value for e in events],
-        [e.occurred_at for e in events],
-        texts,
+    first: dict[str, int] = {}
+    for i, e in enumerate(events):
+        first.setdefault(e.event_id, i)
+    known = await conn.fetch(
+        "SELECT event_id FROM processing.events WHERE event_id = ANY($1::text[])", list(first)
     )
-    return {r["event_id"] for r in rows}
+    for r in known:
+        del first[r["event_id"]]
+    if first:
+        rows = "".join(
+            f"{_copy_text(events[i].event_id)}\t{_copy_text(events[i].dossier_code)}\t"
+            f"{events[i].event_type.value}\t{events[i].occurred_at.isoformat()}\t{_copy_text(texts[i])}\n"
+            for i in first.values()
+        )
+        await conn.copy_to_table(
+            "events",
+            schema_name="processing",
+            columns=("event_id", "dossier_code", "event_type", "occurred_at", "body"),
+            # a buffer (documented, not in the stubs); not bytes, which asyncpg would take for a path
+            source=memoryview(rows.encode()),  # type: ignore[arg-type]
+            format="text",
+        )
+    return set(first)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text(value: str) -> str:
+    """``value`` as a field of COPY's text format (backslash, newline, CR and tab escaped)."""
+    if "\\" in value or "\n" in value or "\t" in value or "\r" in value:  # searches in C: most have none
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+async def fold_tokens(conn: Conn, dossier_codes: Sequence[str]) -> dict[str, int | None]:
+    """The fold token each dossier's stored assessment has (absent: no assessment stored yet)."""
+    rows = await conn.fetch(
+        "SELECT dossier_code, fold_token FROM processing.dossiers WHERE dossier_code = ANY($1::text[])",
+        list(dossier_codes),
+    )
+    return {r["dossier_code"]: r["fold_token"] for r in rows}
 
 
 async def load_histories(
@@ -77,12 +107,14 @@ async def save_assessments(
     items: Sequence[DossierAssessment],
     next_deadlines: Sequence[datetime | None],
     bodies: Sequence[str] | None = None,
+    fold_tokens: Sequence[int | None] | None = None,
 ) -> dict[str, int]:
     """Upsert assessments; return {dossier: revision} of those not yet published.
 
     The revision grows only when the assessment really changed, so consumers keep the newest;
     the next deadline (the timer) is stored either way. ``bodies``: the items' :func:`stored_json`
-    when the caller has it already.
+    when the caller has it already. ``fold_tokens``: the token under which the caller keeps each
+    dossier's fold (``adapters/folds.py``); None stores none, so the next batch folds it again.
     """
     if not items:
         return {}
@@ -90,10 +122,10 @@ async def save_assessments(
         """
         INSERT INTO processing.dossiers AS d (dossier_code, agency_code, procedure_code, status, outcome,
             accepted_at, due_at, index_due_at, resolved_at, revision, assessment, next_deadline,
-            at_risk_since, forecast_resolved_at)
+            at_risk_since, forecast_resolved_at, fold_token)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[],
             $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[],
-            $11::text[]::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
+            $11::text[]::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::bigint[])
         ON CONFLICT (dossier_code) DO UPDATE SET
             agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
             status = EXCLUDED.status, outcome = EXCLUDED.outcome, accepted_at = EXCLUDED.accepted_at,
@@ -103,6 +135,7 @@ async def save_assessments(
                             THEN d.revision + 1 ELSE d.revision END,
             assessment = EXCLUDED.assessment, next_deadline = EXCLUDED.next_deadline,
             at_risk_since = EXCLUDED.at_risk_since, forecast_resolved_at = EXCLUDED.forecast_resolved_at,
+            fold_token = EXCLUDED.fold_token,
             updated_at = CASE WHEN d.assessment IS DISTINCT FROM EXCLUDED.assessment THEN now() ELSE d.updated_at END
         RETURNING dossier_code, revision, published_revision
         """,
@@ -120,6 +153,7 @@ async def save_assessments(
         list(next_deadlines),
         [a.at_risk_since for a in items],
         [a.forecast_resolved_at for a in items],
+        list(fold_tokens) if fold_tokens is not None else [None] * len(items),
     )
     return {r["dossier_code"]: r["revision"] for r in rows if r["revision"] > r["published_revision"]}
 

@@ -1,10 +1,16 @@
-"""A dossier's history: its events deduplicated, ordered by occurrence and folded into facts."""
+"""A dossier's history: its events deduplicated, ordered by occurrence and folded into facts.
+
+The fold is incremental: a :class:`Fold` kept between batches is continued with the new events
+only (:func:`fold_more`); an event older than the last folded one makes the caller fold the
+dossier again from all of its events. Either way the facts are those of :func:`fold`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
 from services.processing.domain.inputs import ClockStop
 from shared.calendar import WorkingCalendar
@@ -44,6 +50,7 @@ _STATUS: dict[EventType, int | None] = {
 }
 
 _CLOSED = frozenset({3, 7, 8, 9, 10})
+_FINISHED = frozenset({3, 7, 8, 10})  # closed, and not waiting for the hand-over of the result
 
 Terminal = DossierNotAccepted | DossierWithdrawn | DossierStopped
 
@@ -110,27 +117,97 @@ class DossierHistory:
         return None
 
 
-def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
-    """Read one dossier's events (any order, duplicates allowed) into its facts.
+@dataclass(slots=True)  # never changed once built; not frozen: a frozen init costs 4× on the hot path
+class Fold(Sequence[DossierEvent]):
+    """A dossier's events folded so far, in order (trạng thái gộp): what the engine needs to go on.
 
-    ``resolved`` is the first event of the ``clock_stop`` kind: the resolution, or (a profile
-    whose law stops the clock at the hand-over) the return of the result.
+    It is the sequence of the dossier's distinct events in occurrence order, so it can be given
+    wherever the events are expected (:func:`fold` of it is its :meth:`history`, at no cost).
+
+    Continued by :func:`fold_more` with the events that come after it, so a batch folds only its
+    new events; :meth:`history` gives the facts the rules read, the same as :func:`fold` of every
+    event. ``resolution`` and ``returned`` are both kept: which of them stops the clock is the
+    legal profile's choice, made when the history is read, so no registry change calls for a re-fold.
     """
-    ordered = dedupe_and_order(events)
-    if not ordered:
-        raise ValueError("a dossier assessment needs at least one event")
-    status = 1
-    submitted: DossierSubmitted | None = None
-    accepted: DossierAccepted | None = None
-    resolved: DossierResolved | None = None
-    returned: DossierResultReturned | None = None
-    terminal: Terminal | None = None
-    requests: list[DossierSupplementRequested] = []
-    pauses: list[SupplementPause] = []
-    waiting: DossierSupplementRequested | None = None
-    apologies: list[DossierApologyIssued] = []
-    steps: list[DossierStepCompleted] = []
-    for e in ordered:
+
+    events: tuple[DossierEvent, ...]
+    ids: frozenset[str]
+    status: int
+    submitted: DossierSubmitted | None
+    accepted: DossierAccepted | None
+    resolution: DossierResolved | None
+    returned: DossierResultReturned | None
+    terminal: Terminal | None
+    requests: tuple[DossierSupplementRequested, ...]
+    pauses: tuple[SupplementPause, ...]  # the closed ones
+    waiting: DossierSupplementRequested | None
+    apologies: tuple[DossierApologyIssued, ...]
+    steps: tuple[DossierStepCompleted, ...]
+    last: tuple[float, str] = (float("-inf"), "")  # occurred_order of the last folded event
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @overload
+    def __getitem__(self, index: int) -> DossierEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DossierEvent]: ...
+    def __getitem__(self, index: int | slice) -> DossierEvent | Sequence[DossierEvent]:
+        return self.events[index]
+
+    def __iter__(self) -> Iterator[DossierEvent]:
+        return iter(self.events)
+
+    @property
+    def finished(self) -> bool:
+        """Its result handed over, or refused, withdrawn or stopped: few events follow, if any."""
+        return self.status in _FINISHED
+
+    def history(self, clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
+        """The facts of the dossier; ``resolved`` is the first event of the ``clock_stop`` kind."""
+        accepted, submitted = self.accepted, self.submitted
+        channel = accepted.payload.channel if accepted else submitted.payload.channel if submitted else None
+        pauses = self.pauses if self.waiting is None else (*self.pauses, SupplementPause(self.waiting, None))
+        return DossierHistory(
+            events=self.events,
+            status=self.status,
+            channel=channel,
+            submitted=submitted,
+            accepted=accepted,
+            resolved=self.returned if clock_stop is ClockStop.RESULT_RETURNED else self.resolution,
+            returned=self.returned,
+            resolution=self.resolution,
+            terminal=self.terminal,
+            supplement_requests=self.requests,
+            pauses=pauses,
+            apologies=self.apologies,
+            steps=self.steps,
+        )
+
+
+_EMPTY = Fold((), frozenset(), 1, None, None, None, None, None, (), (), None, (), ())
+
+
+def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None:
+    """``state`` continued with ``events`` (any order, duplicates allowed); None if it cannot be.
+
+    Events already folded (same id) are skipped. None when one of the new events occurred before
+    the last folded one: the dossier must then be folded again from all of its events
+    (``fold_more(None, all_events)``, None only if there are none).
+    """
+    base = state if state is not None else _EMPTY
+    incoming = events if isinstance(events, list | tuple) and len(events) == 1 else dedupe_and_order(events)
+    fresh = [e for e in incoming if e.event_id not in base.ids]
+    if not fresh:
+        return base if state is not None else None
+    if occurred_order(fresh[0]) < base.last:
+        return None
+    status = base.status
+    submitted, accepted = base.submitted, base.accepted
+    resolution, returned, terminal = base.resolution, base.returned, base.terminal
+    requests, pauses, waiting = list(base.requests), list(base.pauses), base.waiting
+    apologies, steps = list(base.apologies), list(base.steps)
+    for e in fresh:
         new_status = _STATUS[e.event_type]
         # Once closed (refused, withdrawn, stopped, resolved, returned) the status only moves
         # forward: a step recorded after the resolution does not make it "being processed" again.
@@ -143,7 +220,7 @@ def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOL
         elif isinstance(e, DossierNotAccepted | DossierWithdrawn | DossierStopped):
             terminal = terminal or e
         elif isinstance(e, DossierResolved):
-            resolved = resolved or e
+            resolution = resolution or e
         elif isinstance(e, DossierResultReturned):
             returned = returned or e
         elif isinstance(e, DossierSupplementRequested):
@@ -158,24 +235,35 @@ def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOL
             apologies.append(e)
         elif isinstance(e, DossierStepCompleted):
             steps.append(e)
-    if waiting is not None:
-        pauses.append(SupplementPause(waiting, None))
-    channel = accepted.payload.channel if accepted else submitted.payload.channel if submitted else None
-    return DossierHistory(
-        events=tuple(ordered),
+    return Fold(
+        events=(*base.events, *fresh),
+        ids=base.ids.union(e.event_id for e in fresh),
         status=status,
-        channel=channel,
         submitted=submitted,
         accepted=accepted,
-        resolved=returned if clock_stop is ClockStop.RESULT_RETURNED else resolved,
+        resolution=resolution,
         returned=returned,
-        resolution=resolved,
         terminal=terminal,
-        supplement_requests=tuple(requests),
+        requests=tuple(requests),
         pauses=tuple(pauses),
+        waiting=waiting,
         apologies=tuple(apologies),
         steps=tuple(steps),
+        last=occurred_order(fresh[-1]),
     )
+
+
+def fold(events: Iterable[DossierEvent], clock_stop: ClockStop = ClockStop.RESOLVED) -> DossierHistory:
+    """Read one dossier's events (any order, duplicates allowed) into its facts.
+
+    ``resolved`` is the first event of the ``clock_stop`` kind: the resolution, or (a profile
+    whose law stops the clock at the hand-over) the return of the result. A :class:`Fold` is
+    read as it is (it is folded already).
+    """
+    state = events if isinstance(events, Fold) else fold_more(None, events)
+    if state is None or not state.events:
+        raise ValueError("a dossier assessment needs at least one event")
+    return state.history(clock_stop)
 
 
 def check_dates(history: DossierHistory, calendar: WorkingCalendar) -> None:
