@@ -58,6 +58,7 @@ class IngressRelay:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._swept_at = float("-inf")
+        self._epoch_checked_at = float("-inf")
         self.epochs = EpochRecovery(
             pool,
             publish_many,
@@ -111,10 +112,14 @@ class IngressRelay:
     async def _run(self) -> None:
         while True:
             self._poke.clear()  # before the drain: a poke during it is not lost
-            try:
-                await self.epochs.recover()
-            except Exception as exc:  # not recovered: the epoch stays open and is tried next turn
-                log.warning("broker epoch recovery: %s: %s; will retry", type(exc).__name__, str(exc)[:200])
+            if time.monotonic() - self._epoch_checked_at >= self.interval_s:  # not on every poke
+                self._epoch_checked_at = time.monotonic()
+                try:
+                    await self.epochs.recover()
+                except Exception as exc:  # not recovered: the epoch stays open and is tried next turn
+                    log.warning(
+                        "broker epoch recovery: %s: %s; will retry", type(exc).__name__, str(exc)[:200]
+                    )
             try:
                 if time.monotonic() - self._swept_at >= self.sweep_s:
                     self._swept_at = time.monotonic()
