@@ -23,6 +23,7 @@ from types import FrameType
 import httpx
 
 from services.cli import logs
+from services.processing.broker_epoch import record_epoch
 from shared import runstate
 from shared.db import migrate_all
 from shared.devstack import LocalKafka, LocalPostgres
@@ -130,10 +131,15 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
             def broker_ready() -> None:
                 broker.wait_ready(20)
                 created = asyncio.run(ensure_topics(effective))
+                # a new broker epoch: processing sends again what reporting may not have read
+                epoch = record_epoch(
+                    effective.database_url, broker.bootstrap_servers, "restarted after a crash"
+                )
                 say(
                     f"the restarted broker is empty (memory only): {len(created)} topics created again; "
-                    "what it held and not yet consumed is lost, but for the events accepted over HTTP "
-                    "(processing publishes them again from its ingress outbox)",
+                    f"broker epoch {epoch}: processing publishes again the accepted events it has not stored "
+                    "(ingress outbox) and the assessments and events of the last TTHC_BROKER_EPOCH_WINDOW_S "
+                    "that reporting may not have read",
                     "warning",
                 )
                 supervisor.start_again([n for n in SERVICES if n in supervisor.children])
@@ -154,6 +160,9 @@ def run_up(settings: CommonSettings, data_dir: Path, demo: bool) -> int:
         say(f"migrations: {len(applied)} applied")
         created = asyncio.run(ensure_topics(effective))
         say(f"topics: {len(created)} created")
+        if kafka is not None:  # the database may hold work the previous (memory) broker lost undelivered
+            epoch = record_epoch(effective.database_url, kafka.bootstrap_servers, "started")
+            say(f"broker epoch {epoch} (a memory broker starts empty)")
         from services.registry.dev_token import ensure_admin_token
 
         token = ensure_admin_token(effective)  # TTHC_ADMIN_TOKEN if set, else a new one

@@ -229,6 +229,7 @@ class IngestGateway:
             sweep_s=settings.ingest_outbox_sweep_s,
             republish_after_s=settings.ingest_outbox_republish_after_s,
             publish_timeout_s=settings.ingest_publish_timeout_s,
+            epoch_window_s=settings.broker_epoch_window_s,
         )
 
     @contextlib.asynccontextmanager

@@ -5,6 +5,8 @@ transaction as its id); this relay takes it from there: it publishes the unpubli
 when poked and every ``interval_s``, and every ``sweep_s`` it publishes again the rows published more
 than ``republish_after_s`` ago that processing has neither stored nor dead-lettered (a memory
 broker that restarted lost them). Processing dedupes event ids, so a second copy is harmless.
+Each turn it also looks for a new broker epoch (:mod:`services.processing.broker_epoch`): a memory
+broker that started empty, whose lost assessments and events for reporting it sends again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 
 from services.processing.adapters import ingress_outbox
+from services.processing.broker_epoch import EpochRecovery
 from shared import metrics
 from shared.runtime import stop_tasks
 
@@ -40,6 +43,7 @@ class IngressRelay:
         republish_after_s: float = 60.0,
         publish_timeout_s: float = 10.0,
         chunk: int = 2_000,
+        epoch_window_s: float = 1800.0,
     ) -> None:
         self._pool = pool
         self._publish_many = publish_many
@@ -54,6 +58,15 @@ class IngressRelay:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._swept_at = float("-inf")
+        self._epoch_checked_at = float("-inf")
+        self.epochs = EpochRecovery(
+            pool,
+            publish_many,
+            topic,
+            window_s=epoch_window_s,
+            publish_timeout_s=publish_timeout_s,
+            chunk=chunk,
+        )
 
     def poke(self) -> None:
         """New rows: publish them now rather than at the next interval."""
@@ -99,6 +112,14 @@ class IngressRelay:
     async def _run(self) -> None:
         while True:
             self._poke.clear()  # before the drain: a poke during it is not lost
+            if time.monotonic() - self._epoch_checked_at >= self.interval_s:  # not on every poke
+                self._epoch_checked_at = time.monotonic()
+                try:
+                    await self.epochs.recover()
+                except Exception as exc:  # not recovered: the epoch stays open and is tried next turn
+                    log.warning(
+                        "broker epoch recovery: %s: %s; will retry", type(exc).__name__, str(exc)[:200]
+                    )
             try:
                 if time.monotonic() - self._swept_at >= self.sweep_s:
                     self._swept_at = time.monotonic()

@@ -34,6 +34,13 @@ class ProcessingSettings(CommonSettings):
     ingest_outbox_sweep_s: float = Field(
         default=5.0, gt=0, description="how often the outbox relay looks for events to publish again"
     )
+    broker_epoch_window_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="when `tthc up` starts its memory broker afresh (a broker epoch), processing sends again "
+        "the assessments it published and the events it stored this long before (what reporting may not have "
+        "read); keep it above reporting's usual lag",
+    )
     ingest_outbox_max_unpublished: int = Field(
         default=200_000,
         ge=1,

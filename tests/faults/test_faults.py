@@ -4,7 +4,9 @@ kill -9 processing, kill -9 reporting, kill -9 the postmaster, SIGSTOP of Postgr
 each the system is healthy again with nobody acting; at the end every accepted event is stored
 exactly once and the reports equal those of an uninterrupted run of the same stream. kill -9 of the
 broker heals too: the local broker is memory only (docs/operations.md), but the ingress keeps every
-accepted event in its PostgreSQL outbox until processing has stored it, so none is lost (asserted).
+accepted event in its PostgreSQL outbox until processing has stored it, so none is lost, and the new
+broker epoch makes processing send again what reporting had not read, so reporting ends equal to an
+uninterrupted run (asserted).
 Recovery times are printed (`-s`) and kept in docs/operations.md.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -35,6 +38,7 @@ pytestmark = pytest.mark.e2e
 
 DOSSIERS = 120
 SEED = 11
+MORE = (60, SEED + 88)  # the broker test's own stream: other dossiers, other ids
 RATE = 12.0  # events/s while faults happen
 BATCH = 5
 RECOVERY_LIMIT_S = 60.0
@@ -166,6 +170,7 @@ class Running:
         for name, path in (
             ("form06", f"/api/v1/reports/form06?period={year}"),
             ("register", f"/api/v1/reports/nonconformities?period={year}&limit=10000"),
+            ("index766", f"/api/v1/reports/index766?period={year}"),
         ):
             answer = httpx.get(base + path, headers=headers, timeout=30)
             assert answer.status_code == 200, answer.text
@@ -274,22 +279,34 @@ def events() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def reference(events: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The reports of an uninterrupted run of the same stream."""
+def more_events() -> list[dict[str, Any]]:
+    return _events(*MORE)
+
+
+@pytest.fixture(scope="module")
+def reference(
+    events: list[dict[str, Any]], more_events: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """The reports of an uninterrupted run of the same stream (``first``), then of it and the broker
+    test's stream (``both``)."""
     run = _start(tmp_path_factory.mktemp("reference") / "state")
     try:
-        stream = Stream(run.state.services["processing"], run.key, events, rate=None).start()
-        assert stream.done.wait(120), "the reference stream did not finish"
-        assert not stream.rejected, stream.rejected[:3]
-        stored = _quiesce(run, list(stream.accepted))
-        assert len(stored) == len(events)
-        reports = _reports_settled(run)
-        # something to compare: dossiers counted in Biểu 06 and findings in the register
-        assert reports["register"]["total"] > 0
-        assert any(v for k, v in reports["form06"]["totals"].items() if isinstance(v, int)), reports[
-            "form06"
-        ]["totals"]
-        return reports
+        out = {}
+        for name, stream_events in (("first", events), ("both", more_events)):
+            stream = Stream(run.state.services["processing"], run.key, stream_events, rate=None).start()
+            assert stream.done.wait(120), "the reference stream did not finish"
+            assert not stream.rejected, stream.rejected[:3]
+            stored = _quiesce(run, list(stream.accepted))
+            assert len(stored) == len(stream_events)
+            out[name] = reports = _reports_settled(run)
+            # something to compare: dossiers counted in Biểu 06, findings in the register, 766 facts
+            assert reports["register"]["total"] > 0
+            assert any(v for k, v in reports["form06"]["totals"].items() if isinstance(v, int)), reports[
+                "form06"
+            ]["totals"]
+            assert reports["index766"]["totals"]["measures"], reports["index766"]["totals"]
+        assert out["first"] != out["both"]
+        return out
     finally:
         run.system.stop(signal.SIGTERM)
 
@@ -404,7 +421,7 @@ def test_sigstop_postgres_for_20_s_heals(faulted: tuple[Running, Stream]) -> Non
 
 
 def test_every_accepted_event_is_stored_once_and_the_reports_equal_an_uninterrupted_run(
-    faulted: tuple[Running, Stream], reference: dict[str, Any], events: list[dict[str, Any]]
+    faulted: tuple[Running, Stream], reference: dict[str, dict[str, Any]], events: list[dict[str, Any]]
 ) -> None:
     run, stream = faulted
     stream.rate = None  # send the rest at once
@@ -415,35 +432,46 @@ def test_every_accepted_event_is_stored_once_and_the_reports_equal_an_uninterrup
     missing = [i for i in stream.accepted if i not in stored]
     assert not missing, f"{len(missing)} accepted events never stored, e.g. {missing[:3]}"
     assert set(stored.values()) == {1}
-    assert _reports_settled(run) == reference
+    assert _reports_settled(run) == reference["first"]
 
 
-def test_kill_9_broker_heals_and_no_accepted_event_is_lost(
-    faulted: tuple[Running, Stream], events: list[dict[str, Any]]
+def test_kill_9_broker_heals_nothing_accepted_is_lost_and_reporting_equals_an_uninterrupted_run(
+    faulted: tuple[Running, Stream],
+    events: list[dict[str, Any]],
+    more_events: list[dict[str, Any]],
+    reference: dict[str, dict[str, Any]],
 ) -> None:
-    """The memory broker forgets what it held; the ingress outbox publishes it again: nothing is lost.
+    """The memory broker forgets what it held: the ingress outbox publishes again the accepted events
+    processing had not stored, the new broker epoch makes processing send again the assessments and
+    events reporting had not read. Nothing is lost; reporting ends as after an uninterrupted run.
 
-    Processing usually consumes within milliseconds, leaving the broker nothing to lose; so its
-    consumer is held up (a lock on ``processing.events`` that the ingress's reads pass) for the
-    seconds before the kill: what was accepted meanwhile is on the broker only when it dies.
+    Consumers usually keep up within milliseconds, leaving the broker nothing to lose; so they are
+    held up (an EXCLUSIVE lock on a table they write, which reads pass) before the kill: reporting's
+    two consumers for 6 s (the broker then holds assessments and events processing has stored and
+    reporting has not read), processing's for the last 3 (accepted events processing has not stored).
     """
-    run, _ = faulted
-    more = _events(dossiers=60, seed=SEED + 88)  # other dossiers, other ids
-    stream = Stream(run.state.services["processing"], run.key, more, rate=30).start()
+    run, first = faulted
+    stream = Stream(run.state.services["processing"], run.key, more_events, rate=30).start()
     try:
         _steady(stream)
-        with _consumer_held(run):
-            before = len(stream.accepted)
+        with _held(run, "reporting.dossier_facts", "reporting.index766_facts"):
             _steady(stream, 3.0)
-            held = len(stream.accepted) - before  # accepted, published, not stored
-            broker = run.child("tansu")
-            t0 = time.monotonic()
-            broker.kill()
+            with _held(run, "processing.events"):
+                before = len(stream.accepted)
+                _steady(stream, 3.0)
+                held = len(stream.accepted) - before  # accepted, published, not stored
+                broker = run.child("tansu")
+                t0 = time.monotonic()
+                broker.kill()
+                # held until the supervisor kills the services: what they read was never written
+                while not any("the broker restarts empty" in line for line in run.system.output):
+                    assert time.monotonic() - t0 < 15, "the supervisor did not restart the broker"
+                    time.sleep(0.1)
         _recover(run, stream, "kill -9 broker", t0)
         assert any("broker restarted" in line for line in run.system.output)
         assert stream.done.wait(60)
         assert not stream.rejected, stream.rejected[:3]
-        assert len(stream.accepted) == len(more)
+        assert len(stream.accepted) == len(more_events)
         stored = _quiesce(run, list(stream.accepted), timeout=60 + 4 * REPUBLISH_AFTER_S)
         TIMINGS["kill -9 broker: every accepted event stored"] = time.monotonic() - t0
         missing = [i for i in stream.accepted if i not in stored]
@@ -465,12 +493,37 @@ def test_kill_9_broker_heals_and_no_accepted_event_is_lost(
         assert republished > 0, (
             "the outbox never published again: the broker lost nothing, nothing was tested"
         )
-        TIMINGS["kill -9 broker: dossiers whose assessment reporting lacks"] = _reporting_behind(run)
+        # the new epoch was recovered: assessments and stored events sent again
+        [epoch] = run.pg(
+            "SELECT recovered_at, assessments, events, "
+            "extract(epoch FROM recovered_at - started_at) AS took FROM processing.broker_epochs "
+            "WHERE reason <> 'started' ORDER BY epoch"
+        )
+        assert epoch["recovered_at"] is not None
+        assert epoch["assessments"] > 0 and epoch["events"] > 0, dict(epoch)
+        TIMINGS["kill -9 broker: epoch recovered after (s)"] = float(epoch["took"])
+        TIMINGS["kill -9 broker: assessments sent again"] = epoch["assessments"]
+        TIMINGS["kill -9 broker: stored events sent again"] = epoch["events"]
+
+        # the rest of the suite's first stream too, so the reports compare with the reference run's
+        first.rate = None
+        assert first.done.wait(120), "the first stream did not finish"
+        assert len(_quiesce(run, list(first.accepted))) == len(events)
+        behind = _reporting_behind(run)
+        TIMINGS["kill -9 broker: dossiers whose assessment reporting lacks"] = behind
+        assert behind == 0, f"reporting lacks the latest assessment of {behind} dossiers"
+        codes = sorted({e["dossier_code"] for e in [*events, *more_events]})
+        differ = _facts_766_differ(run, codes)
+        TIMINGS["kill -9 broker: dossiers whose 766 facts differ"] = len(differ)
+        assert not differ, (
+            f"reporting's Decision 766 facts differ for {len(differ)} dossiers, e.g. {differ[:3]}"
+        )
+        assert _reports_settled(run) == reference["both"]
     finally:
         stream.stop.set()
 
 
-def _reporting_behind(run: Running, patience: float = 20) -> int:
+def _reporting_behind(run: Running, patience: float = 30) -> int:
     """Dossiers whose latest assessment reporting has not got, once that count stops falling."""
     deadline = time.monotonic() + patience
     while True:
@@ -483,10 +536,35 @@ def _reporting_behind(run: Running, patience: float = 20) -> int:
         time.sleep(1)
 
 
+def _facts_766_differ(run: Running, codes: list[str], patience: float = 30) -> list[str]:
+    """Dossiers whose Decision 766 facts in reporting differ from those of every event processing
+    stored (what an uninterrupted run records), once reporting has had ``patience`` seconds."""
+    from zoneinfo import ZoneInfo
+
+    from services.reporting.adapters.index766 import changes
+    from services.reporting.domain.index766_facts import Facts766
+    from shared.contracts.events import parse_dossier_event
+
+    fields = [f.name for f in dataclasses.fields(Facts766)]
+    stored = run.pg("SELECT body::text AS body FROM processing.events WHERE dossier_code = ANY($1)", codes)
+    expected, _ = changes(
+        {}, [parse_dossier_event(r["body"]) for r in stored], ZoneInfo(CommonSettings().timezone)
+    )
+    deadline = time.monotonic() + patience
+    while True:
+        rows = run.pg("SELECT * FROM reporting.index766_facts WHERE dossier_code = ANY($1)", codes)
+        actual = {r["dossier_code"]: Facts766(**{f: r[f] for f in fields}) for r in rows}
+        differ = sorted(c for c in expected.keys() | actual.keys() if expected.get(c) != actual.get(c))
+        if not differ or time.monotonic() > deadline:
+            return differ
+        time.sleep(1)
+
+
 @contextlib.contextmanager
-def _consumer_held(run: Running) -> Iterator[None]:
-    """Hold processing's consumer: an EXCLUSIVE lock on processing.events blocks its inserts, not the
-    ingress's reads (ACCESS SHARE) nor the outbox. Released on leaving (the connection closes)."""
+def _held(run: Running, *tables: str) -> Iterator[None]:
+    """Hold the consumers that write these tables: an EXCLUSIVE lock blocks their writes (and SELECT …
+    FOR UPDATE), not plain reads (the ingress's, the reports') nor other tables (the outbox).
+    Released on leaving (the connection closes)."""
     locked, release = threading.Event(), threading.Event()
     failure: list[BaseException] = []
 
@@ -494,7 +572,8 @@ def _consumer_held(run: Running) -> Iterator[None]:
         conn = await asyncpg.connect(run.state.database_url, timeout=5)
         try:
             async with conn.transaction():
-                await conn.execute("LOCK TABLE processing.events IN EXCLUSIVE MODE")
+                for table in tables:
+                    await conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
                 locked.set()
                 while not release.is_set():
                     await asyncio.sleep(0.05)
