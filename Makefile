@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tthc up --demo
 
+# Two workers (pytest-xdist), each with its own PostgreSQL and broker; a test file stays on one
+# worker (its module fixtures start once) and files go out in collection order, the slow end-to-end
+# ones first (docs/operations.md, "Test suite time").
 test: $(STAMP) browser promtool pdftools lint typecheck
-	$(BIN)/python -m pytest -q -ra --durations=10
+	$(BIN)/python -m pytest -q -ra --durations=10 -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

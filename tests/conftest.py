@@ -58,22 +58,45 @@ def infra() -> Iterator[Infra]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def create_database(infra: Infra, *, migrated: bool = True) -> str:
-    """A new, empty database (migrated unless told otherwise); returns its DSN."""
+# Admin DSN → name of a database migrated once per session, copied by CREATE DATABASE … TEMPLATE:
+# a copy takes ~0.1 s where running every migration takes ~0.5 s, and ~70 tests ask for one.
+_MIGRATED_TEMPLATES: dict[str, str] = {}
+
+
+async def _new_database(infra: Infra, template: str | None = None) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(infra.admin_dsn)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if template is None:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        else:
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     finally:
         await admin.close()
-    dsn = infra.dsn(name)
-    if migrated:
-        conn = await asyncpg.connect(dsn)
+    return name
+
+
+async def _migrated_template(infra: Infra) -> str:
+    """The session's migrated template database (made on first use; nobody connects to it after)."""
+    if (name := _MIGRATED_TEMPLATES.get(infra.admin_dsn)) is None:
+        name = await _new_database(infra)
+        conn = await asyncpg.connect(infra.dsn(name))
         try:
             await migrate(conn, all_migrations())
         finally:
             await conn.close()
-    return dsn
+        name = _MIGRATED_TEMPLATES.setdefault(infra.admin_dsn, name)
+    return name
+
+
+async def create_database(infra: Infra, *, migrated: bool = True) -> str:
+    """A new, empty database (migrated unless told otherwise); returns its DSN.
+
+    A migrated one is a copy of a database every migration was applied to (the same schema and
+    migration ledger as running them again); tests of the migrations themselves ask for an
+    unmigrated one."""
+    template = await _migrated_template(infra) if migrated else None
+    return infra.dsn(await _new_database(infra, template))
 
 
 @pytest.fixture
