@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.processing.adapters import forecast_store, registry_copy
 from services.processing.adapters.folds import FoldStore
 from services.processing.domain.engine import ClockRules
+from services.processing.domain.forecast import RemainingTimes
 from services.processing.domain.legal_profile import LegalProfiles
 from services.processing.entrypoints.consumers import declare_consumers
 from services.processing.entrypoints.corrective import router as corrective_router
@@ -27,6 +28,15 @@ from shared.runtime import Resources, broker_for, build_service_app, stop_tasks
 from shared.settings import Topics
 
 log = logging.getLogger(__name__)
+
+
+def relearn_every(model: RemainingTimes | None, settings: ProcessingSettings) -> float:
+    """Seconds between relearnings of the at-risk model: ``TTHC_FORECAST_REFRESH_S``, or the shorter
+    ``TTHC_FORECAST_WARMUP_REFRESH_S`` while the model cannot estimate anything (a new system, whose
+    model was learned from no resolution at start, would otherwise warn of nothing for an hour)."""
+    if model is not None and model.usable:
+        return settings.forecast_refresh_s
+    return min(settings.forecast_refresh_s, settings.forecast_warmup_refresh_s)
 
 
 def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
@@ -94,10 +104,8 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             learned_at = time.monotonic()
             while True:
                 try:
-                    if (
-                        settings.forecast_enabled
-                        and time.monotonic() - learned_at >= settings.forecast_refresh_s
-                    ):
+                    every = relearn_every(ctx.forecast_model, settings)
+                    if settings.forecast_enabled and time.monotonic() - learned_at >= every:
                         await learn()
                         learned_at = time.monotonic()
                     async with r.pool.acquire() as conn:

@@ -83,3 +83,9 @@ class ProcessingSettings(CommonSettings):
     forecast_refresh_s: float = Field(
         default=3600.0, gt=0, description="how often the at-risk model is relearned from resolved dossiers"
     )
+    forecast_warmup_refresh_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often the at-risk model is relearned while it cannot estimate anything yet "
+        "(a new system: no milestone has enough resolved dossiers)",
+    )

@@ -99,3 +99,20 @@ def test_the_engine_publishes_the_warning_and_wakes_for_it() -> None:
     assert warned.next_deadline == at(2025, 3, 24, 9)  # OVERDUE next
     # Without a model nothing changes.
     assert evaluate(d.events, terms(15), CAL, RULES, at(2025, 3, 23, 10)).assessment.at_risk_since is None
+
+
+def test_a_model_that_cannot_estimate_yet_is_relearned_within_a_minute() -> None:
+    """`make run` starts on an empty database: the model learned at start knows nothing, and with
+    the hourly refresh the demo showed no at-risk dossier for an hour."""
+    from services.processing.bootstrap import relearn_every
+    from services.processing.settings import ProcessingSettings
+
+    settings = ProcessingSettings(forecast_refresh_s=3600, forecast_warmup_refresh_s=60)
+    empty = RemainingTimes({}, min_samples=20)
+    thin = RemainingTimes({(PROCEDURE, ACCEPTED): [DAY] * 19}, min_samples=20)
+    enough = RemainingTimes({(PROCEDURE, ACCEPTED): [DAY] * 20}, min_samples=20)
+    assert (empty.usable, thin.usable, enough.usable) == (0, 0, 1)
+    assert relearn_every(None, settings) == 60
+    assert relearn_every(empty, settings) == 60
+    assert relearn_every(thin, settings) == 60
+    assert relearn_every(enough, settings) == 3600

@@ -64,6 +64,11 @@ class RemainingTimes:
                     samples.setdefault((procedure, key), []).append((end - at).total_seconds())
         return cls(samples, quantile, min_samples)
 
+    @property
+    def usable(self) -> int:
+        """How many (procedure, milestone) pairs have enough observations to estimate from."""
+        return len(self._suffix)
+
     def _table(self, procedure: str, milestone: str) -> tuple[Sequence[float], list[float]] | None:
         for key in ((procedure, milestone), (procedure, ACCEPTED)):
             suffix = self._suffix.get(key)
