@@ -75,6 +75,17 @@ class EpochRecovery:
                     # last: the dossiers' rows stay locked (from processing's writes) only briefly
                     marked = await broker_epochs.mark_assessments_unpublished(conn, since, epoch.started_at)
                     await broker_epochs.recovered(conn, epoch.epoch, marked, sent)
+            if not marked and not sent:  # a first start, or nothing done lately: nothing to say but that
+                log.info(
+                    "the broker at %s started empty (epoch %d, %s): nothing processed in the %.0f s "
+                    "before needs sending again",
+                    epoch.servers,
+                    epoch.epoch,
+                    epoch.reason,
+                    self.window_s,
+                )
+                done.append(epoch)
+                continue
             log.warning(
                 "the broker at %s started empty (epoch %d, %s): %d assessments published and %d events "
                 "stored in the %.0f s before are sent again (what it held undelivered was lost)",
