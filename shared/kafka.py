@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,9 @@ from faststream.kafka import KafkaBroker
 
 from shared import metrics
 from shared.settings import CommonSettings, Topics
+
+#: publishes (key, value) pairs on a topic and returns once the broker has them
+PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 

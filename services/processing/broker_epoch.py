@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
 
 from services.processing.adapters import broker_epochs
+from shared.kafka import PublishMany
 
 log = logging.getLogger(__name__)
-
-PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
 
 class EpochRecovery:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +32,7 @@ from shared.contracts.events import DossierEvent, parse_dossier_event
 from shared.db import Conn
 from shared.dead_letters import RawMessage as RawMessage  # re-exported: tests and consumers build them
 from shared.dead_letters import dead_letter, is_transient
+from shared.kafka import PublishMany
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ for _path in ("events", "timer", "registry"):  # exported at 0 from the start: t
     metrics.ASSESSMENT_FAILURES.labels(_path)
 
 Clock = Callable[[], datetime]
-PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 Evaluate = Callable[..., Evaluation]  # the engine's ``evaluate`` (injectable: tests make it raise)
 
 CHUNK = 2_000

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -46,8 +46,8 @@ from shared.contracts.events import (
     validate_event_json,
 )
 from shared.db import Conn
+from shared.kafka import PublishMany
 
-PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 Answer = dict[str, Any]
 
 _EVENT_TYPES = {t.value for t in EventType}

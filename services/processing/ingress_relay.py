@@ -15,18 +15,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 
 import asyncpg
 
 from services.processing.adapters import ingress_outbox
 from services.processing.broker_epoch import EpochRecovery
 from shared import metrics
+from shared.kafka import PublishMany
 from shared.runtime import stop_tasks
 
 log = logging.getLogger(__name__)
-
-PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
 
 class IngressRelay:

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,11 +21,10 @@ from services.reporting.domain.rollup import Delta, delta, merge, project_to_fie
 from shared import metrics
 from shared.contracts import RegistryChange
 from shared.dead_letters import RawMessage, dead_letter, is_transient
+from shared.kafka import PublishMany
 from shared.settings import Topics
 
 log = logging.getLogger(__name__)
-
-PublishMany = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
 
 @dataclass
