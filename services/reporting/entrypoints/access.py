@@ -19,8 +19,6 @@ from shared.db import Conn
 
 Caller = Principal | None
 
-TOKEN_COOKIE = "tthc_token"  # the dashboard's browser sessions carry the token in a cookie
-
 
 def token_lookup(
     pool: asyncpg.Pool, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -38,14 +36,14 @@ def token_lookup(
 
 
 async def caller(request: Request) -> Caller:
-    """The request's principal (header ``Authorization: Bearer …`` or the dashboard cookie)."""
+    """The request's principal, from the header ``Authorization: Bearer …`` only.
+
+    No cookie is read here: the dashboard's pages have their own signed session cookie
+    (``entrypoints/session.py``), and a JSON API that took a token from a cookie would act for
+    whichever site made the browser send it (no CSRF check guards these routes).
+    """
     if "authorization" not in request.headers:
-        token = request.cookies.get(TOKEN_COOKIE)
-        if token:
-            scope = dict(request.scope)
-            scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {token}".encode())]
-            request = Request(scope)
-        elif request.app.state.settings.reporting_require_token:
+        if request.app.state.settings.reporting_require_token:
             raise Unauthorized("reports need a bearer token: send 'Authorization: Bearer <token>'")
         else:
             return None
