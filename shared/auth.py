@@ -18,6 +18,7 @@ Use in a FastAPI service::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,11 +39,13 @@ __all__ = [
     "TokenLookup",
     "TokenTable",
     "Unauthorized",
+    "client_address",
     "hash_token",
     "install_auth_errors",
     "new_token",
     "principal_of",
     "scope_root",
+    "trusted_networks",
 ]
 
 TOKEN_PREFIX = "tthc_"
@@ -170,3 +173,41 @@ class TokenTable:
         if record is None or (record.expires_at is not None and record.expires_at <= self._clock()):
             return None
         return principal_of(record)
+
+
+# --- the client address of a request (behind trusted proxies only) ---------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(setting: str) -> tuple[Network, ...]:
+    """``"127.0.0.1,::1,10.0.0.0/8"`` → networks; raises ValueError on a malformed entry."""
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in setting.split(",") if p.strip())
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str:
+    """The address a request comes from: the peer's, unless the peer is a trusted proxy; then the
+    right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries further left
+    were written by the client and prove nothing). ``"unknown"`` when there is no peer at all."""
+    hop = _address(peer or "")
+    if hop is None:
+        return (peer or "unknown")[:100]
+
+    def is_trusted(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(a.version == n.version and a in n for n in trusted)
+
+    for entry in reversed((forwarded_for or "").split(",") if forwarded_for else []):
+        if not is_trusted(hop):
+            break
+        nxt = _address(entry)
+        if nxt is None:  # garbage from a trusted proxy's client: the proxy is as far as we can see
+            break
+        hop = nxt
+    return str(hop)

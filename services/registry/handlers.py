@@ -6,6 +6,7 @@ then goes through ``repository.save``/``delete`` (row + outbox + audit together)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +36,13 @@ from services.registry.domain.imports import (
 from services.registry.domain.iso_process import in_force, process_problems
 from services.registry.domain.legal_profiles import profile_problems
 from services.registry.domain.qms import QmsFlags, qms_flags, qms_problems
-from services.registry.domain.users import LoginPolicy, after_failure, name_problem, password_problem
+from services.registry.domain.users import (
+    LoginPolicy,
+    after_address_failure,
+    after_failure,
+    name_problem,
+    password_problem,
+)
 from services.registry.domain.users import locked as users_locked
 from services.registry.settings import RegistrySettings
 from shared.auth import MIN_TOKEN_LENGTH, Forbidden, Principal, hash_token, new_token
@@ -51,6 +58,8 @@ from shared.contracts.registry import (
     Role,
 )
 from shared.db import Conn
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -589,11 +598,17 @@ class LoginRefused(Exception):
 
 
 class LoginLocked(Exception):
-    """Too many wrong passwords in a row: no login until ``until`` (HTTP 429)."""
+    """Too many wrong passwords in a row for this user from this address: no login for it from
+    there until ``until`` (HTTP 429)."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(f"locked until {until.isoformat()}")
         self.until = until
+
+
+class LoginThrottled(LoginLocked):
+    """Too many wrong passwords from this address, whatever the names: no login from it until
+    ``until`` (HTTP 429)."""
 
 
 @dataclass(frozen=True)
@@ -607,7 +622,11 @@ class LoginDone:
 
 def login_policy(settings: RegistrySettings) -> LoginPolicy:
     return LoginPolicy(
-        settings.login_max_failures, settings.login_lock_minutes, settings.login_min_password_length
+        settings.login_max_failures,
+        settings.login_lock_minutes,
+        settings.login_min_password_length,
+        settings.login_address_max_failures,
+        settings.login_address_window_minutes,
     )
 
 
@@ -685,46 +704,111 @@ async def set_disabled(conn: Conn, actor: Actor, name: str, disabled: bool) -> N
 
 
 async def login(
-    conn: Conn, settings: RegistrySettings, name: str, password: str, minutes: int, now: datetime
+    conn: Conn,
+    settings: RegistrySettings,
+    name: str,
+    password: str,
+    minutes: int,
+    now: datetime,
+    client: str = "unknown",
 ) -> LoginDone:
-    """Check a password; on success issue a session token valid ``minutes`` (at most the setting's).
+    """Check a password from ``client`` (an address); on success issue a session token valid
+    ``minutes`` (at most the setting's).
 
-    The ``login_max_failures``-th wrong password in a row locks the user for ``login_lock_minutes``;
-    while locked, even the right password is refused.
+    The ``login_max_failures``-th wrong password in a row for a name *from one address* locks that
+    name at that address for ``login_lock_minutes`` (even the right password is refused from there;
+    from another address it logs in). The ``login_address_max_failures``-th wrong password from one
+    address within ``login_address_window_minutes``, whatever the names, refuses every login from
+    that address for the window. Unknown names count like real ones (no oracle). Each lock and
+    throttle writes an audit line.
     """
     policy = login_policy(settings)
-    if name_problem(name) is not None:  # not a possible name (nor one the database could hold)
+    throttle = await users.address_failures(conn, client)
+    if throttle is not None and users_locked(throttle.blocked_until, now):
         await users.password_matches(None, password)  # the time of a real check
-        raise LoginRefused
-    user = await users.get(conn, name)
-    if user is not None and users_locked(user.locked_until, now):
-        raise LoginLocked(user.locked_until or now)
+        raise LoginThrottled(throttle.blocked_until or now)
+    possible = name_problem(name) is None  # else not a name the database could hold
+    user = None
+    if possible:
+        failures = await users.failures_of(conn, name, client)
+        if users_locked(failures.locked_until, now):
+            raise LoginLocked(failures.locked_until or now)
+        user = await users.get(conn, name)
     ok = await users.password_matches(user.password_hash if user else None, password)
-    if user is None or user.disabled:
+    if ok and user is not None and user.disabled:
+        raise LoginRefused  # the right password: not a guess to count
+    if not ok or user is None:
+        await _count_failure(conn, policy, name if possible else None, client, now)
         raise LoginRefused
     async with conn.transaction():
-        current = await users.get(conn, name, for_update=True)
-        assert current is not None
-        if users_locked(current.locked_until, now):  # locked by a parallel attempt meanwhile
-            raise LoginLocked(current.locked_until or now)
-        if not ok:
-            failure = after_failure(current.failed_logins, now, policy)
-            await users.record_failure(conn, name, failure.failed_logins, failure.locked_until)
-        else:
-            await users.record_success(conn, name)
-            expires_at = now + timedelta(minutes=max(1, min(minutes, settings.login_session_max_minutes)))
-            token, stored = await issue_token(
-                conn,
-                Actor(name, current.role, current.agency_code, "login"),
-                subject=name,
-                role=Role(current.role),
-                agency_code=current.agency_code,
-                expires_at=expires_at,
-            )
-            await users.add_session(conn, stored.entity_id, name, expires_at)
-    if not ok:
-        raise LoginRefused
+        await users.lock_address(conn, client)
+        current = await users.get(conn, name)
+        if current is None or current.disabled:  # removed or disabled meanwhile
+            raise LoginRefused
+        failures = await users.failures_of(conn, name, client)
+        if users_locked(failures.locked_until, now):  # locked by a parallel attempt meanwhile
+            raise LoginLocked(failures.locked_until or now)
+        await users.record_success(conn, name, client)
+        expires_at = now + timedelta(minutes=max(1, min(minutes, settings.login_session_max_minutes)))
+        token, stored = await issue_token(
+            conn,
+            Actor(name, current.role, current.agency_code, "login"),
+            subject=name,
+            role=Role(current.role),
+            agency_code=current.agency_code,
+            expires_at=expires_at,
+        )
+        await users.add_session(conn, stored.entity_id, name, expires_at)
     return LoginDone(token, stored, expires_at)
+
+
+async def _count_failure(
+    conn: Conn, policy: LoginPolicy, name: str | None, client: str, now: datetime
+) -> None:
+    """One wrong password for ``name`` (None: not a possible name) from ``client``; audits a lock
+    of the name at that address and a throttle of the address when they start."""
+    anonymous = Actor(client, "anonymous", None, "login")
+    async with conn.transaction():
+        await users.lock_address(conn, client)
+        if name is not None:
+            before = await users.failures_of(conn, name, client)
+            failure = after_failure(before.failed, before.last_at, now, policy)
+            await users.record_failure(conn, name, client, failure.failed_logins, failure.locked_until, now)
+            if failure.locked_until is not None:
+                _log.warning("login: %s locked at address %s until %s", name, client, failure.locked_until)
+                await users.audit(
+                    conn,
+                    anonymous,
+                    "update",
+                    name,
+                    {
+                        "login": "locked",
+                        "client": client,
+                        "locked_until": failure.locked_until.isoformat(),
+                        "failures": policy.max_failures,
+                    },
+                )
+        address = after_address_failure(await users.address_failures(conn, client), now, policy)
+        await users.record_address_failure(conn, client, address)
+        if address.blocked_until is not None and address.failed == 0:
+            _log.warning("login: address %s throttled until %s", client, address.blocked_until)
+            await users.audit_address(
+                conn,
+                anonymous,
+                client,
+                {
+                    "login": "throttled",
+                    "blocked_until": address.blocked_until.isoformat(),
+                    "failures": policy.address_max_failures,
+                    "window_minutes": policy.address_window_minutes,
+                },
+            )
+        await users.forget_failures(
+            conn,
+            now - timedelta(minutes=policy.lock_minutes),
+            now - timedelta(minutes=policy.address_window_minutes),
+            now,
+        )
 
 
 async def logout(conn: Conn, token: str) -> bool:

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.registry.adapters.repository import Actor
+from services.registry.domain.users import AddressFailures
 from shared.db import Conn
 
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 "low memory") parameters
@@ -43,8 +44,6 @@ class User:
     role: str
     agency_code: str | None
     disabled: bool
-    failed_logins: int
-    locked_until: datetime | None
 
 
 def _user(row: Any) -> User:
@@ -54,8 +53,6 @@ def _user(row: Any) -> User:
         row["role"],
         row["agency_code"],
         row["disabled"],
-        row["failed_logins"],
-        row["locked_until"],
     )
 
 
@@ -80,14 +77,14 @@ async def insert(conn: Conn, name: str, password_hash: str, role: str, agency_co
 
 
 async def set_password(conn: Conn, name: str, password_hash: str, now: datetime) -> None:
-    """A new password; it also lifts a lock-out."""
+    """A new password; it also lifts the user's lock-outs (at every address)."""
     await conn.execute(
-        "UPDATE registry.users SET password_hash = $2, failed_logins = 0, locked_until = NULL, "
-        "updated_at = $3 WHERE name = $1",
+        "UPDATE registry.users SET password_hash = $2, updated_at = $3 WHERE name = $1",
         name,
         password_hash,
         now,
     )
+    await conn.execute("DELETE FROM registry.login_failures WHERE user_name = $1", name)
 
 
 async def set_disabled(conn: Conn, name: str, disabled: bool, now: datetime) -> None:
@@ -96,19 +93,93 @@ async def set_disabled(conn: Conn, name: str, disabled: bool, now: datetime) -> 
     )
 
 
-async def record_failure(conn: Conn, name: str, failed: int, locked_until: datetime | None) -> None:
-    await conn.execute(
-        "UPDATE registry.users SET failed_logins = $2, locked_until = coalesce($3, locked_until) "
-        "WHERE name = $1",
+# --- wrong passwords per (user name, client address) and per address ----------------------------------
+
+
+@dataclass(frozen=True)
+class Failures:
+    failed: int
+    locked_until: datetime | None
+    last_at: datetime | None
+
+
+async def lock_address(conn: Conn, client: str) -> None:
+    """Serialise the failure counts of one client address until the transaction ends (parallel
+    wrong passwords from one address must not count as fewer)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('registry.login:' || $1, 0))", client)
+
+
+async def failures_of(conn: Conn, name: str, client: str) -> Failures:
+    row = await conn.fetchrow(
+        "SELECT failed, locked_until, last_at FROM registry.login_failures WHERE user_name = $1 "
+        "AND client = $2",
         name,
+        client,
+    )
+    if row is None:
+        return Failures(0, None, None)
+    return Failures(row["failed"], row["locked_until"], row["last_at"])
+
+
+async def record_failure(
+    conn: Conn, name: str, client: str, failed: int, locked_until: datetime | None, now: datetime
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO registry.login_failures (user_name, client, failed, locked_until, last_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (user_name, client) DO UPDATE SET failed = $3,
+            locked_until = coalesce($4, registry.login_failures.locked_until), last_at = $5
+        """,
+        name,
+        client,
         failed,
         locked_until,
+        now,
     )
 
 
-async def record_success(conn: Conn, name: str) -> None:
+async def record_success(conn: Conn, name: str, client: str) -> None:
     await conn.execute(
-        "UPDATE registry.users SET failed_logins = 0, locked_until = NULL WHERE name = $1", name
+        "DELETE FROM registry.login_failures WHERE user_name = $1 AND client = $2", name, client
+    )
+
+
+async def forget_failures(
+    conn: Conn, failures_before: datetime, windows_before: datetime, now: datetime
+) -> None:
+    """Drop counts nobody needs any more (no recent failure, no running lock or throttle)."""
+    await conn.execute(
+        "DELETE FROM registry.login_failures WHERE last_at < $1 AND (locked_until IS NULL OR locked_until <= $2)",
+        failures_before,
+        now,
+    )
+    await conn.execute(
+        "DELETE FROM registry.login_addresses WHERE window_start < $1 "
+        "AND (blocked_until IS NULL OR blocked_until <= $2)",
+        windows_before,
+        now,
+    )
+
+
+async def address_failures(conn: Conn, client: str) -> AddressFailures | None:
+    row = await conn.fetchrow(
+        "SELECT window_start, failed, blocked_until FROM registry.login_addresses WHERE client = $1", client
+    )
+    return AddressFailures(row["window_start"], row["failed"], row["blocked_until"]) if row else None
+
+
+async def record_address_failure(conn: Conn, client: str, state: AddressFailures) -> None:
+    await conn.execute(
+        """
+        INSERT INTO registry.login_addresses (client, window_start, failed, blocked_until)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (client) DO UPDATE SET window_start = $2, failed = $3, blocked_until = $4
+        """,
+        client,
+        state.window_start,
+        state.failed,
+        state.blocked_until,
     )
 
 
@@ -122,7 +193,9 @@ async def add_session(conn: Conn, token_hash: str, name: str, expires_at: dateti
 
 
 async def session_user(conn: Conn, token_hash: str) -> str | None:
-    value = await conn.fetchval("SELECT user_name FROM registry.user_sessions WHERE token_hash = $1", token_hash)
+    value = await conn.fetchval(
+        "SELECT user_name FROM registry.user_sessions WHERE token_hash = $1", token_hash
+    )
     return str(value) if value is not None else None
 
 
@@ -149,5 +222,22 @@ async def audit(conn: Conn, actor: Actor, action: str, name: str, after: dict[st
         actor.via,
         action,
         name,
+        after,
+    )
+
+
+async def audit_address(conn: Conn, actor: Actor, client: str, after: dict[str, Any]) -> None:
+    """An audit line about a client address (entity ``login_address``): a login throttle began."""
+    await conn.execute(
+        """
+        INSERT INTO registry.audit (actor, actor_role, actor_agency, via, action, entity, entity_id,
+            version, before, after)
+        VALUES ($1, $2, $3, $4, 'update', 'login_address', $5, 1, NULL, $6)
+        """,
+        actor.subject,
+        actor.role,
+        actor.agency_code,
+        actor.via,
+        client,
         after,
     )

@@ -15,11 +15,14 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    """How many wrong passwords in a row lock a user, for how long; the shortest password."""
+    """How many wrong passwords in a row lock a user at one client address, for how long; how many
+    from one address (any names) within a window throttle that address; the shortest password."""
 
     max_failures: int
     lock_minutes: int
     min_password_length: int
+    address_max_failures: int = 30
+    address_window_minutes: int = 15
 
 
 def name_problem(name: str) -> str | None:
@@ -53,10 +56,39 @@ class AfterFailure:
     locked_until: datetime | None
 
 
-def after_failure(failed_logins: int, now: datetime, policy: LoginPolicy) -> AfterFailure:
-    """One more wrong password: the ``max_failures``-th in a row locks the user for ``lock_minutes``
-    (and the count starts again, so the next lock needs as many failures again)."""
+def after_failure(
+    failed_logins: int, last_failure: datetime | None, now: datetime, policy: LoginPolicy
+) -> AfterFailure:
+    """One more wrong password for a user from one address: the ``max_failures``-th in a row locks
+    the user *at that address* for ``lock_minutes`` (and the count starts again, so the next lock
+    needs as many failures again). Failures older than ``lock_minutes`` are forgotten."""
+    if last_failure is None or now - last_failure >= timedelta(minutes=policy.lock_minutes):
+        failed_logins = 0
     failed = failed_logins + 1
     if failed >= policy.max_failures:
         return AfterFailure(0, now + timedelta(minutes=policy.lock_minutes))
     return AfterFailure(failed, None)
+
+
+@dataclass(frozen=True)
+class AddressFailures:
+    """Wrong passwords from one client address in the current window, and whether it is throttled."""
+
+    window_start: datetime
+    failed: int
+    blocked_until: datetime | None
+
+
+def after_address_failure(
+    current: AddressFailures | None, now: datetime, policy: LoginPolicy
+) -> AddressFailures:
+    """One more wrong password from an address, whatever the name: the ``address_max_failures``-th
+    within ``address_window_minutes`` refuses every login from it for ``address_window_minutes``
+    (so at most that many guesses per window and address, spread over any number of names)."""
+    window = timedelta(minutes=policy.address_window_minutes)
+    if current is None or now - current.window_start >= window:
+        current = AddressFailures(now, 0, None)
+    failed = current.failed + 1
+    if failed >= policy.address_max_failures:
+        return AddressFailures(now, 0, now + window)
+    return AddressFailures(current.window_start, failed, current.blocked_until)

@@ -173,10 +173,22 @@ def registry_url(request: Request) -> str:
     return str(s.reporting_registry_url or f"http://{s.http_host}:{s.registry_port}")
 
 
+def forwarded_for(request: Request) -> str:
+    """The ``X-Forwarded-For`` chain the registry gets with a login: what reached us, then our peer.
+
+    The registry counts wrong passwords per client address; it believes this header only from the
+    proxies its ``TTHC_LOGIN_TRUSTED_PROXIES`` lists (this dashboard among them), and only as far
+    back as the right-most entry that is not one of them, so a browser's own header proves nothing.
+    """
+    peer = request.client.host if request.client else "unknown"
+    earlier = request.headers.get("x-forwarded-for", "").strip()
+    return f"{earlier}, {peer}" if earlier else peer
+
+
 async def password_login(request: Request, name: str, password: str) -> str | LoginFailure:
     """The session token the registry issues for ``name`` and ``password``, or why there is none.
 
-    The answer carries the token's feed change: it goes into reporting's copy of the registry
+    The registry is told the browser's address (:func:`forwarded_for`). The answer carries the token's feed change: it goes into reporting's copy of the registry
     at once (the same upsert the feed consumer does; the feed's copy of it later changes nothing),
     so the first page after the login does not wait for the feed.
     """
@@ -184,7 +196,9 @@ async def password_login(request: Request, name: str, password: str) -> str | Lo
     try:
         async with httpx.AsyncClient(base_url=registry_url(request), timeout=10) as client:
             r = await client.post(
-                "/api/v1/logins", json={"name": name, "password": password, "minutes": minutes}
+                "/api/v1/logins",
+                json={"name": name, "password": password, "minutes": minutes},
+                headers={"X-Forwarded-For": forwarded_for(request)},
             )
     except httpx.HTTPError:
         return LoginFailure("registry_unreachable", 503)
