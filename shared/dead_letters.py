@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,19 @@ def dead_letter(msg: RawMessage, reason: str, kind: str) -> bytes:
 # deadlock (40), insufficient resources (53), operator intervention / shutdown (57), system (58).
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
+#: Kafka errors about the message itself (aiokafka marks them ``retriable = False``): the broker or
+#: the producer refuses these bytes, and would refuse them again. Not every non-retriable Kafka
+#: error is about the message — a send timeout (``KafkaTimeoutError``), an unavailable broker, a
+#: closed producer, a missing authorisation are ``retriable = False`` too, yet a broker that is away
+#: or misconfigured must stall a consumer (and be seen), not dead-letter every message it sees.
+MESSAGE_REFUSED: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,  # errno 2, also raised as InvalidMessageError
+    InvalidTimestampError,
+)
+
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors of a dependency that is away or busy: retrying the same work later can succeed.
@@ -58,4 +78,6 @@ def is_transient(exc: BaseException) -> bool:
     """
     if isinstance(exc, asyncpg.PostgresError):
         return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
+    if isinstance(exc, MESSAGE_REFUSED):  # the same bytes are refused again: dead-letter them
+        return False
     return isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError | KafkaError)
