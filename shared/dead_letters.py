@@ -6,8 +6,11 @@ original bytes, so `tthc dlq list` shows why and `tthc dlq redrive` can publish 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +23,8 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
+
+from shared.settings import BROKER_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,56 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, MESSAGE_REFUSED):  # the same bytes are refused again: dead-letter them
         return False
     return isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError | KafkaError)
+
+
+# --- a relay's message the broker refuses --------------------------------------------------------
+
+#: The ``kind`` of the dead letter of an outbox row the broker refused (its size, its bytes).
+REFUSED_KIND = "message_too_large"
+#: How much of a refused message's start its dead letter keeps when the whole does not fit.
+REFUSED_HEAD_BYTES = 16_384
+
+
+def refused_dead_letter(
+    topic: str, key: bytes | None, value: bytes, reason: str, *, limit: int = BROKER_MESSAGE_BYTES
+) -> bytes:
+    """The DLQ record of a message a relay could not publish on ``topic`` (the broker refused it).
+
+    It never was on the topic: ``source`` has partition and offset -1. The original is kept whole
+    when the record fits under ``limit``; otherwise (the usual case: the message was refused for its
+    size) ``original`` is ``{"truncated": {"bytes", "sha256", "head"}}`` — its size, digest and first
+    ``REFUSED_HEAD_BYTES`` bytes as text — because no Kafka message can hold it.
+    """
+    record = dead_letter(RawMessage(key, value, topic, -1, -1), reason, REFUSED_KIND)
+    if len(record) <= limit:
+        return record
+    body = json.loads(record)
+    body["original"] = {
+        "truncated": {
+            "bytes": len(value),
+            "sha256": hashlib.sha256(value).hexdigest(),
+            "head": value[:REFUSED_HEAD_BYTES].decode("utf-8", "replace"),
+        }
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def publish_one_by_one(
+    publish_many: Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]],
+    topic: str,
+    messages: Sequence[tuple[bytes, bytes]],
+    timeout_s: float,
+) -> list[tuple[int, BaseException]]:
+    """Publish ``messages`` one at a time, each acknowledged before the next (a relay whose chunk
+    failed with an error that is not transient); returns ``(index, error)`` of those the broker or
+    the producer refused for the message itself (:data:`MESSAGE_REFUSED`): the caller dead-letters
+    them and goes on. Any other error is raised, the messages before it being on the topic.
+    """
+    refused: list[tuple[int, BaseException]] = []
+    for i, message in enumerate(messages):
+        try:
+            async with asyncio.timeout(timeout_s):
+                await publish_many(topic, [message])
+        except MESSAGE_REFUSED as exc:
+            refused.append((i, exc))
+    return refused

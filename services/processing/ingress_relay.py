@@ -7,6 +7,11 @@ than ``republish_after_s`` ago that processing has neither stored nor dead-lette
 broker that restarted lost them). Processing dedupes event ids, so a second copy is harmless.
 Each turn it also looks for a new broker epoch (:mod:`services.processing.broker_epoch`): a memory
 broker that started empty, whose lost assessments and events for reporting it sends again.
+
+A chunk the broker refuses with an error that is not transient (``shared.dead_letters.is_transient``)
+is published again one row at a time: a row refused for itself (its size: written under an older,
+larger ``TTHC_EVENT_MAX_BYTES``) goes to the events topic's ``.dlq`` with the reason and leaves the
+outbox, and the rows behind it go on (docs/ingress.md, "Event size and the broker's limit").
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from collections.abc import Callable
 import asyncpg
 
 from services.processing.adapters import ingress_outbox
+from services.processing.adapters.ingress_outbox import OutboxRow
 from services.processing.broker_epoch import EpochRecovery
 from shared import metrics
+from shared.db import Conn
+from shared.dead_letters import REFUSED_KIND, is_transient, publish_one_by_one, refused_dead_letter
 from shared.kafka import PublishMany
 from shared.runtime import stop_tasks
+from shared.settings import Topics
 
 log = logging.getLogger(__name__)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 class IngressRelay:
@@ -81,11 +94,46 @@ class IngressRelay:
                     if not rows:
                         self.unpublished = 0
                         return sent
-                    async with asyncio.timeout(self.publish_timeout_s):
-                        await self._publish_many(self.topic, [(r.key, r.value) for r in rows])
-                    await ingress_outbox.mark_published(conn, [r.id for r in rows])
-                metrics.INGRESS_OUTBOX_PUBLISHED.inc(len(rows))
-                sent += len(rows)
+                    messages = [(r.key, r.value) for r in rows]
+                    try:
+                        async with asyncio.timeout(self.publish_timeout_s):
+                            await self._publish_many(self.topic, messages)
+                        refused: list[tuple[int, BaseException]] = []
+                    except Exception as exc:
+                        if is_transient(exc):  # broker away or slow: the chunk waits in the outbox
+                            raise
+                        # a row the broker refuses (its size) would block every row behind it for ever
+                        refused = await publish_one_by_one(
+                            self._publish_many, self.topic, messages, self.publish_timeout_s
+                        )
+                        if not refused:  # refused as a chunk, taken one by one: nothing to set aside
+                            log.warning("ingress outbox relay: %s; published one by one", _short(exc))
+                        await self._dead_letter(conn, [(rows[i], e) for i, e in refused])
+                    gone = {i for i, _ in refused}
+                    published = [r for i, r in enumerate(rows) if i not in gone]
+                    await ingress_outbox.mark_published(conn, [r.id for r in published])
+                metrics.INGRESS_OUTBOX_PUBLISHED.inc(len(published))
+                sent += len(published)
+
+    async def _dead_letter(self, conn: Conn, refused: list[tuple[OutboxRow, BaseException]]) -> None:
+        """Put the rows the broker refused on the events topic's dead-letter topic with the reason, and
+        settle them: they leave the outbox (in the caller's transaction), the rows behind them go on."""
+        if not refused:
+            return
+        dlq = Topics.dlq(self.topic)
+        letters = []
+        for row, exc in refused:
+            reason = (
+                f"the broker refused accepted event {row.event_id} ({len(row.value)} bytes) on {self.topic}: "
+                f"{_short(exc)}; it was never published. Ask its emitter to send it again smaller "
+                f"(TTHC_EVENT_MAX_BYTES bounds what the ingress accepts now)"
+            )
+            letters.append((row.key, refused_dead_letter(self.topic, row.key, row.value, reason)))
+            log.error("ingress outbox relay: %s; dead-lettered on %s", reason, dlq)
+        async with asyncio.timeout(self.publish_timeout_s):
+            await self._publish_many(dlq, letters)
+        await ingress_outbox.settle(conn, [row.event_id for row, _ in refused])
+        metrics.DLQ_MESSAGES.labels("processing", dlq, REFUSED_KIND).inc(len(refused))
 
     async def sweep(self) -> int:
         """Settle what processing stored, mark for publishing again what it still lacks, count the
