@@ -18,6 +18,11 @@ from shared.contracts.events import ContractLimits
 
 ServiceName = Literal["registry", "processing", "reporting"]
 
+#: The largest message the producer sends and the broker takes (aiokafka's ``max_request_size`` and
+#: Kafka's ``message.max.bytes``, both 1 MiB by default), less room for the record's key and headers.
+#: ``event_max_bytes`` may not exceed it: an event the ingress accepts must be publishable.
+BROKER_MESSAGE_BYTES = 1_000_000
+
 
 class Topics(BaseSettings):
     """Kafka topic names; the ``.v1`` suffix is the contract version."""
@@ -203,8 +208,20 @@ class CommonSettings(BaseSettings):
     event_max_bytes: int = Field(
         default=65_536,
         ge=4_096,
-        description="largest event (JSON bytes) taken from the topic, checked before decoding",
+        description="largest event (JSON bytes) taken from the topic, checked before decoding; at most "
+        f"{BROKER_MESSAGE_BYTES} (the broker's per-message limit)",
     )
+
+    @field_validator("event_max_bytes")
+    @classmethod
+    def _event_fits_the_broker(cls, value: int) -> int:
+        if value > BROKER_MESSAGE_BYTES:
+            raise ValueError(
+                f"TTHC_EVENT_MAX_BYTES={value} is above the broker's per-message limit of {BROKER_MESSAGE_BYTES} "
+                "bytes (the producer's max_request_size, Kafka's message.max.bytes): the ingress would accept "
+                "events that can never be published"
+            )
+        return value
 
     def port_of(self, service: ServiceName) -> int:
         """HTTP port of ``service``."""

@@ -207,11 +207,6 @@ def _agency_error(emitter: Emitter, agency: str, field: str) -> dict[str, str]:
     }
 
 
-#: The largest message the producer sends and the broker takes (aiokafka's ``max_request_size`` and
-#: Kafka's ``message.max.bytes``, both about 1 MiB by default), less room for the record's key and
-#: headers. The ingress refuses a bigger event with 422 before accepting it (``TTHC_EVENT_MAX_BYTES``
-#: may not exceed this), so nothing it accepted is refused by the broker later.
-BROKER_MESSAGE_BYTES = 1_000_000
 
 
 class IngestGateway:
@@ -223,12 +218,6 @@ class IngestGateway:
         pool: Callable[[], asyncpg.Pool],
         publish_many: PublishMany,
     ) -> None:
-        if settings.event_max_bytes > BROKER_MESSAGE_BYTES:
-            raise ValueError(
-                f"TTHC_EVENT_MAX_BYTES={settings.event_max_bytes} is above the {BROKER_MESSAGE_BYTES} bytes "
-                "a message may have on the broker (the producer's max_request_size, Kafka's message.max.bytes): "
-                "the ingress would accept events that can never be published"
-            )
         self.settings = settings
         self._pool = pool
         self._publish_many = publish_many
