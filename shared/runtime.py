@@ -127,7 +127,8 @@ def serve(app: FastAPI, service: ServiceName, settings: CommonSettings) -> None:
     """Run ``app`` until SIGINT/SIGTERM, then shut down gracefully and exit 0.
 
     uvicorn re-raises the stop signal after its graceful shutdown; the handlers installed
-    here turn that into a clean exit instead of death by signal.
+    here turn that into a clean exit instead of death by signal. ``request.client`` is the TCP
+    peer: uvicorn's proxy-header rewriting is off (``shared.auth.client_address`` decides).
     """
     configure_logging(service, settings.log_level, settings.log_repeat_interval_s)
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -140,4 +141,9 @@ def serve(app: FastAPI, service: ServiceName, settings: CommonSettings) -> None:
         log_config=None,  # keep our JSON handler
         access_log=False,
         timeout_graceful_shutdown=20,
+        # uvicorn's default (proxy_headers=True, forwarded_allow_ips="127.0.0.1") rewrites the peer
+        # from X-Forwarded-For for any local caller, so the registry's TTHC_LOGIN_TRUSTED_PROXIES
+        # would never see the real peer: a header forged from 127.0.0.1 would choose the address
+        # wrong passwords count against. Each service reads the header itself, where a setting says so.
+        proxy_headers=False,
     )
