@@ -425,3 +425,33 @@ def test_postgres_lock_table_holds_the_dossier_locks_of_concurrent_batches(
     # two replicas each with a full batch, a timer sweep and a registry re-assessment chunk, twice over
     needed = 2 * (2 * CommonSettings().kafka_max_batch + 2 * CHUNK)
     assert slots >= needed, f"{slots} lock slots for {needed}: raise max_locks_per_transaction"
+
+
+def test_the_registry_believes_the_forwarded_address_from_the_dashboard_only(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    """The dashboard (reporting, a container of the compose network) forwards the browser's address
+    with a login; the registry must believe it from there, or one person's wrong passwords throttle
+    every dashboard user (they would all count as the dashboard's address). Not from the network's
+    gateway: that is the peer of whatever reaches the published port through Docker's proxy."""
+    import ipaddress
+
+    from services.registry.settings import RegistrySettings
+    from shared.auth import client_address, trusted_networks
+
+    (pool,) = compose["networks"]["default"]["ipam"]["config"]
+    subnet, containers = ipaddress.ip_network(pool["subnet"]), ipaddress.ip_network(pool["ip_range"])
+    gateway = ipaddress.ip_address(pool["gateway"])
+    assert containers.subnet_of(subnet) and gateway in subnet and gateway not in containers  # type: ignore[arg-type]
+    for name, svc in services.items():  # every service is on the default network, none elsewhere
+        assert set(svc.get("networks") or ["default"]) == {"default"}, name
+    assert urlsplit(_env(services["reporting"])["TTHC_REPORTING_REGISTRY_URL"]).hostname == "registry"
+
+    setting = _env(services["registry"])["TTHC_LOGIN_TRUSTED_PROXIES"]
+    trusted = RegistrySettings(database_url="postgresql://unused/x", login_trusted_proxies=setting)
+    networks = trusted_networks(trusted.login_trusted_proxies)
+    browser = "203.0.113.7"
+    for dashboard in (containers[1], containers[-2]):  # any address a container may get
+        assert client_address(str(dashboard), browser, networks) == browser
+    assert client_address(str(gateway), browser, networks) == str(gateway)
+    assert client_address("198.51.100.9", browser, networks) == "198.51.100.9"
