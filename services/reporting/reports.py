@@ -25,6 +25,7 @@ from services.reporting.domain.snapshots import (
     Report,
     content_hash,
     difference,
+    figures,
 )
 from shared.contracts.reports import FORM06_KEYS
 from shared.db import Conn
@@ -296,6 +297,8 @@ async def document(
         return await form06(conn, b, agency, agencies)
     if report == "indicators":
         return await indicators_766(conn, b, agency, agencies)
+    if report == "index766":  # the scored index under the default rules version
+        return await index766_report(conn, b, agency, agencies)
     return await qms(conn, b, agency, agencies)
 
 
@@ -345,7 +348,9 @@ async def submitted(
     if report in EVENT_REPORTS:
         live = await document(conn, report, b, agency_key or None, agencies)
         meta["late"] = await snapshots.changed_after(conn, snap.facts_seq, b.start, b.end, agencies)
-        meta["difference"] = difference(live["totals"], snap.content["totals"])
+        meta["difference"] = difference(
+            figures(report, live["totals"]), figures(report, snap.content["totals"])
+        )
     out["submission"] = meta
     return out
 
@@ -374,7 +379,7 @@ async def adjustments(
         "submitted_at": snap.made_at.astimezone(tz).isoformat(),
         "content_sha256": snap.content_sha256,
         "dossiers": await snapshots.changed_after(conn, snap.facts_seq, pb.start, pb.end, agencies),
-        "difference": difference(live["totals"], snap.content["totals"]),
+        "difference": difference(figures(report, live["totals"]), figures(report, snap.content["totals"])),
     }
 
 

@@ -17,6 +17,8 @@ import asyncpg
 import pytest
 
 from services.reporting import reports
+from services.reporting.domain.periods import parse_period
+from services.reporting.domain.snapshots import PROVINCE
 from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
 from shared.auth import hash_token
 from shared.db import create_pool
@@ -102,7 +104,9 @@ async def test_a_late_event_leaves_the_submitted_report_and_becomes_an_adjustmen
     # 10/04: statutory March (and Q1, 15/12 → 14/03) has ended; April (15/03 → 14/04) has not
     made = await reports.close_periods(pool, TZ, APRIL, "statutory", 15)
     assert set(made) == {
-        f"{r} statutory {p}" for r in ("form06", "qms-status", "indicators") for p in ("2025-03", "2025-Q1")
+        f"{r} statutory {p}"
+        for r in ("form06", "qms-status", "indicators", "index766")
+        for p in ("2025-03", "2025-Q1")
     }
     assert await reports.close_periods(pool, TZ, APRIL, "statutory", 15) == []  # once
 
@@ -152,6 +156,48 @@ async def test_a_late_event_leaves_the_submitted_report_and_becomes_an_adjustmen
         await pool.execute("UPDATE reporting.report_snapshots SET content = '{}'::jsonb")
     with pytest.raises(asyncpg.RaiseError, match="immutable"):
         await pool.execute("DELETE FROM reporting.report_snapshots")
+
+
+#: what the late dossier adds to the Decision 766 measures (by hand: one dossier received online
+#: in the period, resolved early, so on time by the legal clock and by the index's own clock)
+LATE_EFFECT_766 = {
+    "received": 1,
+    "received_online": 1,
+    "resolved": 1,
+    "resolved_on_time": 1,
+    "resolved_index_on_time": 1,
+}
+
+
+async def test_a_late_event_leaves_the_submitted_decision_766_index_and_changes_the_live_one(
+    pool: asyncpg.Pool,
+) -> None:
+    ctx = await load(pool)
+    march = reports.bounds(parse_period("2025-03", "statutory", 15), TZ, APRIL)
+    async with pool.acquire() as conn:
+        before = await reports.index766_report(conn, march, None, None)
+        assert await reports.submitted(conn, "index766", march, PROVINCE, None) is None
+
+    made = await reports.close_periods(pool, TZ, APRIL, "statutory", 15)
+    assert "index766 statutory 2025-03" in made
+    await handle_assessments(ctx, [LATE_EVENT])  # arrives after the close
+
+    async with pool.acquire() as conn:
+        submitted = await reports.submitted(conn, "index766", march, PROVINCE, None)
+        live = await reports.index766_report(conn, march, None, None)
+        commune = await reports.submitted(conn, "index766", march, COMMUNE_B, [COMMUNE_B])
+    assert submitted is not None and commune is not None
+    meta = submitted.pop("submission")
+    assert submitted == before  # the index as it was at the close, points and ranks included
+    assert meta["content_sha256"] == sha256_of(before) and meta["reason"] == "period_close"
+    assert meta["report"] == "index766"
+    # the live index moved by exactly the late dossier, and says so
+    was, now = before["totals"]["measures"], live["totals"]["measures"]
+    assert {k: now[k] - was[k] for k in was if now[k] != was[k]} == LATE_EFFECT_766
+    assert meta["difference"] == LATE_EFFECT_766
+    assert [d["dossier_code"] for d in meta["late"]] == [LATE_CODE]
+    assert commune["submission"]["agency"] == COMMUNE_B
+    assert [d["dossier_code"] for d in commune["submission"]["late"]] == [LATE_CODE]
 
 
 async def test_an_officer_freezes_a_report_on_demand_audited(pool: asyncpg.Pool, database: str) -> None:
