@@ -200,6 +200,44 @@ async def test_a_late_event_leaves_the_submitted_decision_766_index_and_changes_
     assert [d["dossier_code"] for d in commune["submission"]["late"]] == [LATE_CODE]
 
 
+async def test_the_submitted_decision_766_index_is_read_over_http(pool: asyncpg.Pool, database: str) -> None:
+    ctx = await load(pool)
+    app = http_app(pool, database, APRIL)
+    url = "/api/v1/reports/index766"
+    async with client(app) as c:
+        before = (await c.get(url, params=STATUTORY_MARCH)).json()
+        missing = await c.get(url, params=STATUTORY_MARCH | {"as": "submitted"})
+    assert missing.status_code == 404 and "POST /api/v1/reports/snapshots" in missing.json()["detail"]
+
+    await reports.close_periods(pool, TZ, APRIL, "statutory", 15)
+    await handle_assessments(ctx, [LATE_EVENT])  # arrives after the close
+
+    async with client(app) as c:
+        answer = await c.get(url, params=STATUTORY_MARCH | {"as": "submitted"})
+        live = (await c.get(url, params=STATUTORY_MARCH | {"as": "live"})).json()
+        april = (await c.get(url, params={"period": "2025-04", "calendar": "statutory"})).json()
+        commune = (await c.get(url, params=STATUTORY_MARCH | {"as": "submitted", "agency": COMMUNE_B})).json()
+        xlsx = await c.get(url, params=STATUTORY_MARCH | {"as": "submitted", "format": "xlsx"})
+    assert answer.status_code == 200, answer.text
+    submitted = answer.json()
+    meta = submitted.pop("submission")
+    assert submitted == before  # the index an officer read before the close, points and ranks included
+    assert meta["report"] == "index766" and meta["reason"] == "period_close"
+    assert meta["content_sha256"] == sha256_of(before)
+    assert meta["difference"] == LATE_EFFECT_766
+    assert [d["dossier_code"] for d in meta["late"]] == [LATE_CODE]
+    # the live index moved by exactly the late dossier
+    was, now = before["totals"]["measures"], live["totals"]["measures"]
+    assert {k: now[k] - was[k] for k in was if now[k] != was[k]} == LATE_EFFECT_766
+    # statutory April carries it as an adjustment of March, like the other event reports
+    adj = april["adjustments"]
+    assert adj["period"] == "2025-03" and adj["content_sha256"] == meta["content_sha256"]
+    assert adj["difference"] == LATE_EFFECT_766
+    assert commune["submission"]["agency"] == COMMUNE_B
+    assert [d["dossier_code"] for d in commune["submission"]["late"]] == [LATE_CODE]
+    assert xlsx.status_code == 200  # the printed form of the submitted index
+
+
 async def test_an_officer_freezes_a_report_on_demand_audited(pool: asyncpg.Pool, database: str) -> None:
     ctx = await load(pool)
     tok = await tokens(ctx)

@@ -286,6 +286,10 @@ INDEX766_CSV_COLUMNS = (
 )
 
 
+#: the rules version the index is frozen with (``reports.document`` builds it with the default)
+INDEX766_SNAPSHOT_VERSION = "2022"
+
+
 @router.get("/reports/index766", tags=["reports"])
 async def index766(
     request: Request,
@@ -296,18 +300,29 @@ async def index766(
     format: FormFormatQuery = "json",
     version: Annotated[
         str, Query(pattern=r"^[0-9A-Za-z_-]{1,20}$", description="version of the Decision 766 data (2022)")
-    ] = "2022",
+    ] = INDEX766_SNAPSHOT_VERSION,
+    as_: AsQuery = "live",
 ) -> Response:
     """Decision 766/QĐ-TTg scored index: points out of 100 per agency (ranked within its level),
-    per level and for the whole scope; the rules (groups, indicators, points, assumptions) with it."""
+    per level and for the whole scope; the rules (groups, indicators, points, assumptions) with it.
+    Frozen at each period's close like the periodic reports (`as=submitted`, rules version 2022)."""
     b = bounds_of(request, period, calendar)
     try:
         index766_rules(version)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    if as_ == "submitted" and version != INDEX766_SNAPSHOT_VERSION:
+        raise HTTPException(
+            422,
+            f"the Decision 766 index is frozen with rules version {INDEX766_SNAPSHOT_VERSION} only: "
+            f"ask for version={INDEX766_SNAPSHOT_VERSION} with as=submitted, or as=live for {version}",
+        )
     async with _pool(request).acquire() as conn:
         agencies = await scoped(conn, who, agency)
-        doc = await reports.index766_report(conn, b, agency, agencies, version)
+        if version == INDEX766_SNAPSHOT_VERSION:  # the version snapshots and adjustments are made with
+            doc, b = await _report_doc(request, conn, "index766", b, who, agency, agencies, as_)
+        else:
+            doc = await reports.index766_report(conn, b, agency, agencies, version)
         if format == "json":
             return JSONResponse(doc)
         frame = await _frame(
