@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from services.cli import main
+from shared.dead_letters import RawMessage, dead_letter, refused_dead_letter
 from shared.kafka import TopicSpec, ensure_topics
-from shared.settings import CommonSettings
+from shared.settings import BROKER_MESSAGE_BYTES, CommonSettings
 from tests.conftest import Infra, create_database
 from tests.integration.service_process import ServiceProcess, isolated_topics, topic_specs_for
 from tests.integration.streams import (
@@ -102,3 +103,35 @@ def test_list_shows_reasons_and_redrive_republishes_the_original_bytes(
         assert missing.exit_code != 0 and "no dead letter at 0:999" in missing.output
     finally:
         proc.stop()
+
+
+def test_redrive_refuses_a_truncated_letter_and_re_drives_the_others(
+    infra: Infra, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = CommonSettings(kafka_bootstrap_servers=infra.bootstrap_servers)
+    source, scratch = f"t{unique}.events", f"t{unique}.scratch"
+    dlq_topic = source + ".dlq"
+    run(ensure_topics(settings, [TopicSpec(dlq_topic, 1), TopicSpec(scratch, 1)]))
+    # a relay's letter of an event the broker refused for its size: only its size, digest and head
+    too_big = b'{"event_id": "big-1", "padding": "' + b"x" * BROKER_MESSAGE_BYTES + b'"}'
+    truncated = refused_dead_letter(source, b"k-big", too_big, "MessageSizeTooLargeError")
+    assert "truncated" in json.loads(truncated)["original"]
+    whole = b'{"event_id": "ok-1"}'
+    fine = dead_letter(RawMessage(b"k-ok", whole, source, 0, 7), "unknown procedure", "invalid_event")
+    run(produce(infra.bootstrap_servers, dlq_topic, [(None, truncated), (None, fine)]))  # offsets 0:0, 0:1
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap_servers)
+    runner = CliRunner()
+    alone = runner.invoke(main, ["dlq", "redrive", "--topic", dlq_topic, "--offsets", "0:0", "--to", scratch])
+    assert alone.exit_code == 1 and isinstance(alone.exception, SystemExit)  # a message, no traceback
+    assert "dead letter 0:0 not re-driven" in alone.output and "truncated" in alone.output
+    assert "Traceback" not in alone.output
+
+    both = runner.invoke(main, ["dlq", "redrive", "--topic", dlq_topic, "--all", "--to", scratch])
+    assert both.exit_code == 1 and isinstance(both.exception, SystemExit)
+    assert "re-drove 1 dead letter(s), refused 1" in both.output and "0:0" in both.output
+    assert "0:1" not in both.output
+    # only the whole letter was published, its original bytes untouched; nothing of the truncated one
+    [copy] = run(read_topic(infra.bootstrap_servers, scratch, 1))
+    assert copy.value == whole and copy.key == b"k-ok"
+    assert dict(copy.headers)["x-redriven-from"] == b"0:1"
