@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.contracts.compliance import NonconformityCode, NonconformityRecord
+from shared.contracts.compliance import NonconformityCode, NonconformityRecord, new_nonconformity
 
 CONTROL_OF_SERVICE_PROVISION = "8.5.1"
 NONCONFORMING_OUTPUTS = "8.7"
@@ -56,14 +56,12 @@ def nonconformity(
     code: NonconformityCode, detected_at: datetime, evidence: Iterable[str], detail: str
 ) -> NonconformityRecord:
     """A nonconformity of ``code`` with its clause; evidence keeps its order, without repeats."""
-    return (
-        NonconformityRecord.model_construct(  # built from validated values: no re-validation on the hot path
-            code=code.value,
-            clause=CLAUSE[code],
-            detected_at=detected_at,
-            evidence=tuple(dict.fromkeys(evidence)),
-            detail=detail,
-        )
+    return new_nonconformity(  # built from validated values: no re-validation on the hot path
+        code=code.value,
+        clause=CLAUSE[code],
+        detected_at=detected_at,
+        evidence=tuple(dict.fromkeys(evidence)),
+        detail=detail,
     )
 
 

@@ -27,7 +27,7 @@ from services.processing.domain.working_time import (
     working_hours_of,
 )
 from shared.calendar import Duration, DurationUnit, WorkingCalendar
-from shared.contracts.compliance import ControlSlipRow, NonconformityCode, StepStatus
+from shared.contracts.compliance import ControlSlipRow, NonconformityCode, StepStatus, new_control_slip_row
 from shared.contracts.events import DossierEvent, DossierStepCompleted
 from shared.contracts.registry import IsoProcessRecord, IsoStep
 
@@ -67,7 +67,7 @@ def build_control_slip(
             assert due_at is not None  # the clock stops at the hand-over, so no pause is left open
             status = classify_step(handed_at, due_at, calendar)
         rows.append(
-            ControlSlipRow.model_construct(  # built from validated values: no re-validation on the hot path
+            new_control_slip_row(  # built from validated values: no re-validation on the hot path
                 event_id=event.event_id,
                 step_code=payload.step_code,
                 unit=payload.from_unit,

@@ -30,7 +30,13 @@ from services.processing.domain.supplements import judge_supplements
 from services.processing.domain.timeliness import Timeliness, judge_timeliness
 from services.processing.domain.working_time import classify_resolution
 from shared.calendar import DateOutOfWindowError, WorkingCalendar
-from shared.contracts.compliance import DossierAssessment, NonconformityCode, NonconformityRecord, Outcome
+from shared.contracts.compliance import (
+    DossierAssessment,
+    NonconformityCode,
+    NonconformityRecord,
+    Outcome,
+    new_assessment,
+)
 from shared.contracts.events import DossierEvent
 
 __all__ = [
@@ -137,31 +143,29 @@ def evaluate(
         if accepted_at is not None and resolved_at is not None and not impossible.raised
         else None
     )
-    assessment = (
-        DossierAssessment.model_construct(  # built from validated values: no re-validation on the hot path
-            dossier_code=first.dossier_code,
-            agency_code=first.agency_code,
-            procedure_code=first.procedure_code,
-            revision=1,  # the store assigns the real, ever-growing revision
-            status=history.status,
-            outcome=outcome,
-            index_outcome=index_outcome,
-            channel=history.channel,
-            submitted_at=history.submitted.occurred_at if history.submitted else None,
-            accepted_at=accepted_at,
-            due_at=clocks.due_at if clocks else None,
-            index_due_at=clocks.index_due_at if clocks else None,
-            resolved_at=resolved_at,
-            closed_at=closed_at,
-            processing_working_days=processing_days,
-            in_scope=scope.in_scope,
-            iso_process_version=scope.process.version if scope.process else None,
-            steps=slip.rows,
-            nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
-            assessed_at=assessed_at,
-            at_risk_since=warning.at_risk_since,
-            forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,
-        )
+    assessment = new_assessment(  # built from validated values: no re-validation on the hot path
+        dossier_code=first.dossier_code,
+        agency_code=first.agency_code,
+        procedure_code=first.procedure_code,
+        revision=1,  # the store assigns the real, ever-growing revision
+        status=history.status,
+        outcome=outcome,
+        index_outcome=index_outcome,
+        channel=history.channel,
+        submitted_at=history.submitted.occurred_at if history.submitted else None,
+        accepted_at=accepted_at,
+        due_at=clocks.due_at if clocks else None,
+        index_due_at=clocks.index_due_at if clocks else None,
+        resolved_at=resolved_at,
+        closed_at=closed_at,
+        processing_working_days=processing_days,
+        in_scope=scope.in_scope,
+        iso_process_version=scope.process.version if scope.process else None,
+        steps=slip.rows,
+        nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
+        assessed_at=assessed_at,
+        at_risk_since=warning.at_risk_since,
+        forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,
     )
     return Evaluation(assessment, min(found.wake_at, default=None))
 
