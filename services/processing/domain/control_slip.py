@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from services.processing.domain.clauses import Findings
 from services.processing.domain.history import DossierHistory
@@ -39,7 +40,13 @@ class ControlSlip:
 
 
 def _budget(step: IsoStep) -> Duration:
-    return Duration(step.budget.value, DurationUnit(step.budget.unit))
+    budget = step.budget
+    return _duration(budget.value, budget.unit)
+
+
+@lru_cache(maxsize=4096)
+def _duration(value: Decimal, unit: DurationUnit) -> Duration:
+    return Duration(value, DurationUnit(unit))
 
 
 def build_control_slip(

@@ -273,9 +273,20 @@ def check_dates(history: DossierHistory, calendar: WorkingCalendar) -> None:
     is refused cleanly instead of overflowing when converted.
     """
     window = calendar.window
+    first, last = window.first, window.last
     for e in history.events:
-        window.check(e.occurred_at.date(), f"event {e.event_id} ({e.event_type.value}) occurred_at")
-        if isinstance(e, DossierAccepted) and e.payload.appointed_return_at is not None:
-            window.check(e.payload.appointed_return_at.date(), f"event {e.event_id} appointed_return_at")
-        if isinstance(e, DossierApologyIssued):
-            window.check(e.payload.new_appointment_at.date(), f"event {e.event_id} new_appointment_at")
+        # The message is built only for a date outside: this runs for every event of every assessment.
+        occurred = e.occurred_at.date()
+        if not first <= occurred <= last:
+            window.check(occurred, f"event {e.event_id} ({e.event_type.value}) occurred_at")
+        kind = e.event_type
+        if kind is EventType.ACCEPTED:
+            assert isinstance(e, DossierAccepted)
+            appointed = e.payload.appointed_return_at
+            if appointed is not None and not first <= appointed.date() <= last:
+                window.check(appointed.date(), f"event {e.event_id} appointed_return_at")
+        elif kind is EventType.APOLOGY_ISSUED:
+            assert isinstance(e, DossierApologyIssued)
+            new_at = e.payload.new_appointment_at.date()
+            if not first <= new_at <= last:
+                window.check(new_at, f"event {e.event_id} new_appointment_at")
