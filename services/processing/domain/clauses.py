@@ -25,7 +25,6 @@ IMPOSSIBLE_ORDER   9.1    data quality: the monitoring data cannot be analysed (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.contracts.compliance import NonconformityCode, NonconformityRecord, new_nonconformity
@@ -65,12 +64,24 @@ def nonconformity(
     )
 
 
-@dataclass
 class Findings:
     """What one rule group found: nonconformities, and the future moments its verdict changes."""
 
-    raised: list[NonconformityRecord] = field(default_factory=list)
-    wake_at: list[datetime] = field(default_factory=list)
+    __slots__ = ("raised", "wake_at")
+
+    def __init__(
+        self, raised: list[NonconformityRecord] | None = None, wake_at: list[datetime] | None = None
+    ) -> None:
+        self.raised: list[NonconformityRecord] = [] if raised is None else raised
+        self.wake_at: list[datetime] = [] if wake_at is None else wake_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Findings):
+            return NotImplemented
+        return self.raised == other.raised and self.wake_at == other.wake_at
+
+    def __repr__(self) -> str:
+        return f"Findings(raised={self.raised!r}, wake_at={self.wake_at!r})"
 
     def raise_(
         self, code: NonconformityCode, detected_at: datetime, evidence: Iterable[str], detail: str
