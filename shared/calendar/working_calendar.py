@@ -127,6 +127,9 @@ class WorkingCalendar:
         self._moment_of: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
         self._office_micro_of: dict[tuple[Decimal | int, int], int] = {}
         self._computable = (window.first_computable_year, window.last_computable_year)
+        self._per_day_decimal = Decimal(self._cum_before[-1])
+        # date -> (its office position at the start of the day, whether it is a working day)
+        self._day_position: dict[date, tuple[int, bool]] = {}
 
     # ---- days -------------------------------------------------------------------------------
 
@@ -380,17 +383,22 @@ class WorkingCalendar:
 
     def _position(self, local: datetime) -> int:
         d = local.date()
-        rank = self._rank(d)
-        per_day = self._cum_before[-1]
-        if not self.is_working_day(d):
-            return rank * per_day
-        t = _micro_of(local.time())
+        day = self._day_position.get(d)
+        if day is None:
+            day = (self._rank(d) * self._cum_before[-1], self.is_working_day(d))
+            if len(self._day_position) >= _CACHE_ENTRIES:
+                self._day_position.clear()
+            self._day_position[d] = day
+        start, working = day
+        if not working:
+            return start
+        t = ((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000 + local.microsecond
         offset = 0
         for a, b in self._period_us:
             if t <= a:
                 break
             offset += min(t, b) - a
-        return rank * per_day + offset
+        return start + offset
 
     def _moment_at(self, position: int, *, prefer_end: bool) -> datetime:
         """The moment at an office position; where several share it, the period start after a
@@ -428,8 +436,7 @@ class WorkingCalendar:
 
     def working_days_between(self, a: datetime, b: datetime) -> Decimal:
         """Office time between ``a`` and ``b``, in working days (working_hours_between / hours_per_day)."""
-        per_day = Decimal(self._cum_before[-1])
-        return Decimal(self._office_microseconds_between(a, b)) / per_day
+        return Decimal(self._office_microseconds_between(a, b)) / self._per_day_decimal
 
     def _office_microseconds_between(self, a: datetime, b: datetime) -> int:
         position_a = self._cached_position(a, "a")

@@ -49,15 +49,18 @@ CLAUSE: dict[NonconformityCode, str] = {
     NonconformityCode.OUT_OF_SCOPE: CONTROL_OF_SERVICE_PROVISION,
     NonconformityCode.IMPOSSIBLE_ORDER: MONITORING,
 }
+# code -> (its text, its clause): an enum's .value is a Python-level property, read per finding.
+_RECORDED = {code: (code.value, clause) for code, clause in CLAUSE.items()}
 
 
 def nonconformity(
     code: NonconformityCode, detected_at: datetime, evidence: Iterable[str], detail: str
 ) -> NonconformityRecord:
     """A nonconformity of ``code`` with its clause; evidence keeps its order, without repeats."""
+    text, clause = _RECORDED[code]
     return new_nonconformity(  # built from validated values: no re-validation on the hot path
-        code=code.value,
-        clause=CLAUSE[code],
+        code=text,
+        clause=clause,
         detected_at=detected_at,
         evidence=tuple(dict.fromkeys(evidence)),
         detail=detail,

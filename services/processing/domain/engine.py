@@ -18,7 +18,7 @@ from services.processing.domain.clocks import compute_clocks
 from services.processing.domain.control_slip import build_control_slip
 from services.processing.domain.data_quality import judge_order
 from services.processing.domain.forecast import Forecast, RemainingTimes, forecast
-from services.processing.domain.history import check_dates, dedupe_and_order, fold
+from services.processing.domain.history import Fold, check_dates, dedupe_and_order, fold
 from services.processing.domain.inputs import (
     ClockRules,
     ProcedureTerms,
@@ -66,6 +66,14 @@ def _order(nc: NonconformityRecord) -> tuple[datetime, str, tuple[str, ...]]:
     return (nc.detected_at, nc.code, nc.evidence)
 
 
+def _applied(raised: list[NonconformityRecord], codes: frozenset[str] | None) -> tuple[NonconformityRecord, ...]:
+    """The nonconformities of the rules that apply (``codes`` None: all), by detection time."""
+    kept = raised if codes is None else [nc for nc in raised if nc.code in codes]
+    if len(kept) > 1:
+        kept = sorted(kept, key=_order)
+    return tuple(kept)
+
+
 def evaluate(
     events: Iterable[DossierEvent],
     terms: ProcedureTerms | None,
@@ -89,7 +97,10 @@ def evaluate(
     every computation is bounded by that window, so it returns or raises fast.
     """
     history = fold(events, rules.clock_stop)
-    check_dates(history, calendar)
+    if isinstance(events, Fold):
+        events.check_dates(calendar.window)  # a kept fold's events are checked once, not per assessment
+    else:
+        check_dates(history, calendar)
     first = history.first
     found = Findings()
     assessed_at = now
@@ -162,7 +173,7 @@ def evaluate(
         in_scope=scope.in_scope,
         iso_process_version=scope.process.version if scope.process else None,
         steps=slip.rows,
-        nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
+        nonconformities=_applied(found.raised, rules.rule_codes),
         assessed_at=assessed_at,
         at_risk_since=warning.at_risk_since,
         forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,

@@ -8,12 +8,12 @@ dossier again from all of its events. Either way the facts are those of :func:`f
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import overload
 
 from services.processing.domain.inputs import ClockStop
-from shared.calendar import WorkingCalendar
+from shared.calendar import DateWindow, WorkingCalendar
 from shared.contracts.events import (
     Channel,
     DossierAccepted,
@@ -144,6 +144,10 @@ class Fold(Sequence[DossierEvent]):
     apologies: tuple[DossierApologyIssued, ...]
     steps: tuple[DossierStepCompleted, ...]
     last: tuple[float, str] = (float("-inf"), "")  # occurred_order of the last folded event
+    # How many of ``events`` (a prefix: later events are only appended) had their dates checked
+    # against the window ``checked_in`` (:meth:`check_dates`): a memo, not part of the facts.
+    checked: int = field(default=0, compare=False, repr=False)
+    checked_in: DateWindow | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -157,6 +161,13 @@ class Fold(Sequence[DossierEvent]):
 
     def __iter__(self) -> Iterator[DossierEvent]:
         return iter(self.events)
+
+    def check_dates(self, window: DateWindow) -> None:
+        """:func:`check_dates` of its events, each event checked once per window (memoised)."""
+        done = self.checked if self.checked_in is window or self.checked_in == window else 0
+        if done < len(self.events):
+            _check_events(self.events[done:] if done else self.events, window)
+            self.checked, self.checked_in = len(self.events), window
 
     @property
     def finished(self) -> bool:
@@ -250,6 +261,8 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
         apologies=tuple(apologies),
         steps=tuple(steps),
         last=occurred_order(fresh[-1]),
+        checked=base.checked,
+        checked_in=base.checked_in,
     )
 
 
@@ -272,9 +285,12 @@ def check_dates(history: DossierHistory, calendar: WorkingCalendar) -> None:
     The date as written (in the event's own offset) is checked, so even 9999-12-31T23:00-05:00
     is refused cleanly instead of overflowing when converted.
     """
-    window = calendar.window
+    _check_events(history.events, calendar.window)
+
+
+def _check_events(events: Sequence[DossierEvent], window: DateWindow) -> None:
     first, last = window.first, window.last
-    for e in history.events:
+    for e in events:
         # The message is built only for a date outside: this runs for every event of every assessment.
         occurred = e.occurred_at.date()
         if not first <= occurred <= last:
