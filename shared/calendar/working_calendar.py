@@ -19,7 +19,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 _MAX_SEARCH_DAYS = 366
 # Memoised positions and moments (see ``WorkingCalendar._cached_position``): a bound on each table,
 # emptied when reached, so a long-running service holds at most this many entries per table.
-_CACHE_ENTRIES = 200_000
+_CACHE_ENTRIES = 100_000
 
 
 def _micro_of(t: time) -> int:
