@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 _MICROSECONDS_PER_HOUR = 3_600_000_000
 _PERIOD_RE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -79,12 +80,12 @@ class OfficeHours:
             previous_end = end
         object.__setattr__(self, "periods", periods)
 
-    @property
+    @cached_property  # a frozen dataclass: computed once, kept in the instance (not a field)
     def microseconds_per_day(self) -> int:
         """Office time of one full working day, in microseconds."""
         return sum(_microseconds_of_day(end) - _microseconds_of_day(start) for start, end in self.periods)
 
-    @property
+    @cached_property
     def hours_per_day(self) -> Decimal:
         """Office hours in one working day (8 with the defaults)."""
         return Decimal(self.microseconds_per_day) / Decimal(_MICROSECONDS_PER_HOUR)

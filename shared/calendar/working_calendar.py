@@ -17,6 +17,9 @@ _MICROSECONDS_PER_HOUR = 3_600_000_000
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # Any real calendar has a working day within a few weeks; this only stops a misconfiguration looping forever.
 _MAX_SEARCH_DAYS = 366
+# Memoised positions and moments (see ``WorkingCalendar._cached_position``): a bound on each table,
+# emptied when reached, so a long-running service holds at most this many entries per table.
+_CACHE_ENTRIES = 100_000
 
 
 def _micro_of(t: time) -> int:
@@ -116,6 +119,17 @@ class WorkingCalendar:
         self._cum_before = [0]
         for a, b in micro:
             self._cum_before.append(self._cum_before[-1] + (b - a))
+        # Pure functions of their arguments, memoised (issue #16: the engine asks the same moments
+        # again and again, within one assessment and in every later assessment of the dossier).
+        # Keys are aware datetimes (equal instants are equal keys and have equal positions) and
+        # ints; validated amounts are keyed by value, never a bool or anything not Decimal/int.
+        self._position_of: dict[datetime, int] = {}
+        self._moment_of: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
+        self._office_micro_of: dict[tuple[Decimal | int, int], int] = {}
+        self._computable = (window.first_computable_year, window.last_computable_year)
+        self._per_day_decimal = Decimal(self._cum_before[-1])
+        # date -> (its office position at the start of the day, whether it is a working day)
+        self._day_position: dict[date, tuple[int, bool]] = {}
 
     # ---- days -------------------------------------------------------------------------------
 
@@ -195,8 +209,26 @@ class WorkingCalendar:
             raise DateOutOfWindowError(
                 f"{name} {moment.isoformat()} is at the end of the representable dates; correct the date"
             ) from exc
-        self.window.check_computable(local.year)
+        first, last = self._computable
+        if not first <= local.year <= last:
+            self.window.check_computable(local.year)
         return local
+
+    def _cached_position(self, moment: datetime, name: str) -> int:
+        """``_position(_local(moment, name))``, memoised by instant (validated the first time)."""
+        # Only aware moments with fold 0 are keys: a naive one is refused by _local, and two moments
+        # of one zone differing only by fold compare equal although they are an hour apart.
+        memo = moment.tzinfo is not None and not moment.fold
+        if memo:
+            position = self._position_of.get(moment)
+            if position is not None:
+                return position
+        position = self._position(self._local(moment, name))
+        if memo:
+            if len(self._position_of) >= _CACHE_ENTRIES:
+                self._position_of.clear()
+            self._position_of[moment] = position
+        return position
 
     def working_start(self, moment: datetime) -> datetime:
         """Normalise ``moment`` to working time.
@@ -240,8 +272,7 @@ class WorkingCalendar:
 
     def add_working_days(self, start: datetime, days: Decimal | int) -> datetime:
         """``days`` working days after working_start(start): days * hours_per_day of office time."""
-        amount = self._non_negative(days, "days")
-        microseconds = _to_microseconds(amount * self._cum_before[-1])
+        microseconds = self._office_microseconds(days, self._cum_before[-1], "days")
         return self._add_office_microseconds(start, microseconds)
 
     def add_working_hours(self, start: datetime, hours: Decimal | int) -> datetime:
@@ -249,8 +280,25 @@ class WorkingCalendar:
 
         Finishing exactly at a period's end returns that end, not the next period's start.
         """
-        amount = self._non_negative(hours, "hours")
-        return self._add_office_microseconds(start, _to_microseconds(amount * _MICROSECONDS_PER_HOUR))
+        microseconds = self._office_microseconds(hours, _MICROSECONDS_PER_HOUR, "hours")
+        return self._add_office_microseconds(start, microseconds)
+
+    def _office_microseconds(self, amount: Decimal | int, unit: int, name: str) -> int:
+        """``amount`` (validated by :meth:`_non_negative`) × ``unit`` microseconds, rounded half-even."""
+        kind = type(amount)
+        if kind is Decimal or kind is int:  # never a bool: True == 1 would find 1's entry
+            try:
+                cached = self._office_micro_of.get((amount, unit))
+            except TypeError:  # a signalling NaN cannot be hashed: refused below
+                cached = None
+            if cached is not None:
+                return cached
+        microseconds = _to_microseconds(self._non_negative(amount, name) * unit)
+        if kind is Decimal or kind is int:
+            if len(self._office_micro_of) >= _CACHE_ENTRIES:
+                self._office_micro_of.clear()
+            self._office_micro_of[(amount, unit)] = microseconds
+        return microseconds
 
     @staticmethod
     def _non_negative(amount: Decimal | int, name: str) -> Decimal:
@@ -262,7 +310,7 @@ class WorkingCalendar:
         return value
 
     def _add_office_microseconds(self, start: datetime, microseconds: int) -> datetime:
-        position = self._position(self._local(start, "start"))
+        position = self._cached_position(start, "start")
         if microseconds == 0:
             return self._moment_at(position, prefer_end=False)
         return self._moment_at(position + microseconds, prefer_end=True)
@@ -274,7 +322,7 @@ class WorkingCalendar:
         if amount == 0:
             return local
         back = _to_microseconds(amount * _MICROSECONDS_PER_HOUR)
-        return self._moment_at(self._position(local) - back, prefer_end=False)
+        return self._moment_at(self._cached_position(moment, "moment") - back, prefer_end=False)
 
     # ---- the positional index ---------------------------------------------------------------
 
@@ -335,21 +383,36 @@ class WorkingCalendar:
 
     def _position(self, local: datetime) -> int:
         d = local.date()
-        rank = self._rank(d)
-        per_day = self._cum_before[-1]
-        if not self.is_working_day(d):
-            return rank * per_day
-        t = _micro_of(local.time())
+        day = self._day_position.get(d)
+        if day is None:
+            day = (self._rank(d) * self._cum_before[-1], self.is_working_day(d))
+            if len(self._day_position) >= _CACHE_ENTRIES:
+                self._day_position.clear()
+            self._day_position[d] = day
+        start, working = day
+        if not working:
+            return start
+        t = ((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000 + local.microsecond
         offset = 0
         for a, b in self._period_us:
             if t <= a:
                 break
             offset += min(t, b) - a
-        return rank * per_day + offset
+        return start + offset
 
     def _moment_at(self, position: int, *, prefer_end: bool) -> datetime:
         """The moment at an office position; where several share it, the period start after a
-        break (``prefer_end`` False) or the period end before it (True)."""
+        break (``prefer_end`` False) or the period end before it (True). Memoised."""
+        table = self._moment_of[prefer_end]
+        moment = table.get(position)
+        if moment is None:
+            moment = self._compute_moment_at(position, prefer_end)
+            if len(table) >= _CACHE_ENTRIES:
+                table.clear()
+            table[position] = moment
+        return moment
+
+    def _compute_moment_at(self, position: int, prefer_end: bool) -> datetime:
         per_day = self._cum_before[-1]
         rank, rest = divmod(position, per_day)
         if prefer_end and rest == 0:
@@ -373,15 +436,14 @@ class WorkingCalendar:
 
     def working_days_between(self, a: datetime, b: datetime) -> Decimal:
         """Office time between ``a`` and ``b``, in working days (working_hours_between / hours_per_day)."""
-        per_day = Decimal(self._cum_before[-1])
-        return Decimal(self._office_microseconds_between(a, b)) / per_day
+        return Decimal(self._office_microseconds_between(a, b)) / self._per_day_decimal
 
     def _office_microseconds_between(self, a: datetime, b: datetime) -> int:
-        local_a = self._local(a, "a")
-        local_b = self._local(b, "b")
-        if local_b <= local_a:
+        position_a = self._cached_position(a, "a")
+        position_b = self._cached_position(b, "b")
+        if b <= a:
             return 0
-        return max(0, self._position(local_b) - self._position(local_a))
+        return max(0, position_b - position_a)
 
     # ---- reception ---------------------------------------------------------------------------
 

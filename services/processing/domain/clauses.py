@@ -25,10 +25,9 @@ IMPOSSIBLE_ORDER   9.1    data quality: the monitoring data cannot be analysed (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.contracts.compliance import NonconformityCode, NonconformityRecord
+from shared.contracts.compliance import NonconformityCode, NonconformityRecord, new_nonconformity
 
 CONTROL_OF_SERVICE_PROVISION = "8.5.1"
 NONCONFORMING_OUTPUTS = "8.7"
@@ -50,29 +49,42 @@ CLAUSE: dict[NonconformityCode, str] = {
     NonconformityCode.OUT_OF_SCOPE: CONTROL_OF_SERVICE_PROVISION,
     NonconformityCode.IMPOSSIBLE_ORDER: MONITORING,
 }
+# code -> (its text, its clause): an enum's .value is a Python-level property, read per finding.
+_RECORDED = {code: (code.value, clause) for code, clause in CLAUSE.items()}
 
 
 def nonconformity(
     code: NonconformityCode, detected_at: datetime, evidence: Iterable[str], detail: str
 ) -> NonconformityRecord:
     """A nonconformity of ``code`` with its clause; evidence keeps its order, without repeats."""
-    return (
-        NonconformityRecord.model_construct(  # built from validated values: no re-validation on the hot path
-            code=code.value,
-            clause=CLAUSE[code],
-            detected_at=detected_at,
-            evidence=tuple(dict.fromkeys(evidence)),
-            detail=detail,
-        )
+    text, clause = _RECORDED[code]
+    return new_nonconformity(  # built from validated values: no re-validation on the hot path
+        code=text,
+        clause=clause,
+        detected_at=detected_at,
+        evidence=tuple(dict.fromkeys(evidence)),
+        detail=detail,
     )
 
 
-@dataclass
 class Findings:
     """What one rule group found: nonconformities, and the future moments its verdict changes."""
 
-    raised: list[NonconformityRecord] = field(default_factory=list)
-    wake_at: list[datetime] = field(default_factory=list)
+    __slots__ = ("raised", "wake_at")
+
+    def __init__(
+        self, raised: list[NonconformityRecord] | None = None, wake_at: list[datetime] | None = None
+    ) -> None:
+        self.raised: list[NonconformityRecord] = [] if raised is None else raised
+        self.wake_at: list[datetime] = [] if wake_at is None else wake_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Findings):
+            return NotImplemented
+        return self.raised == other.raised and self.wake_at == other.wake_at
+
+    def __repr__(self) -> str:
+        return f"Findings(raised={self.raised!r}, wake_at={self.wake_at!r})"
 
     def raise_(
         self, code: NonconformityCode, detected_at: datetime, evidence: Iterable[str], detail: str

@@ -18,7 +18,7 @@ from services.processing.domain.clocks import compute_clocks
 from services.processing.domain.control_slip import build_control_slip
 from services.processing.domain.data_quality import judge_order
 from services.processing.domain.forecast import Forecast, RemainingTimes, forecast
-from services.processing.domain.history import check_dates, dedupe_and_order, fold
+from services.processing.domain.history import Fold, check_dates, dedupe_and_order, fold
 from services.processing.domain.inputs import (
     ClockRules,
     ProcedureTerms,
@@ -30,7 +30,13 @@ from services.processing.domain.supplements import judge_supplements
 from services.processing.domain.timeliness import Timeliness, judge_timeliness
 from services.processing.domain.working_time import classify_resolution
 from shared.calendar import DateOutOfWindowError, WorkingCalendar
-from shared.contracts.compliance import DossierAssessment, NonconformityCode, NonconformityRecord, Outcome
+from shared.contracts.compliance import (
+    DossierAssessment,
+    NonconformityCode,
+    NonconformityRecord,
+    Outcome,
+    new_assessment,
+)
 from shared.contracts.events import DossierEvent
 
 __all__ = [
@@ -48,7 +54,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # never changed once built; not frozen: a frozen init costs 7× on the hot path
 class Evaluation:
     """The assessment at ``now`` and the earliest later moment it changes with no new event."""
 
@@ -58,6 +64,14 @@ class Evaluation:
 
 def _order(nc: NonconformityRecord) -> tuple[datetime, str, tuple[str, ...]]:
     return (nc.detected_at, nc.code, nc.evidence)
+
+
+def _applied(raised: list[NonconformityRecord], codes: frozenset[str] | None) -> tuple[NonconformityRecord, ...]:
+    """The nonconformities of the rules that apply (``codes`` None: all), by detection time."""
+    kept = raised if codes is None else [nc for nc in raised if nc.code in codes]
+    if len(kept) > 1:
+        kept = sorted(kept, key=_order)
+    return tuple(kept)
 
 
 def evaluate(
@@ -83,7 +97,10 @@ def evaluate(
     every computation is bounded by that window, so it returns or raises fast.
     """
     history = fold(events, rules.clock_stop)
-    check_dates(history, calendar)
+    if isinstance(events, Fold):
+        events.check_dates(calendar.window)  # a kept fold's events are checked once, not per assessment
+    else:
+        check_dates(history, calendar)
     first = history.first
     found = Findings()
     assessed_at = now
@@ -137,31 +154,29 @@ def evaluate(
         if accepted_at is not None and resolved_at is not None and not impossible.raised
         else None
     )
-    assessment = (
-        DossierAssessment.model_construct(  # built from validated values: no re-validation on the hot path
-            dossier_code=first.dossier_code,
-            agency_code=first.agency_code,
-            procedure_code=first.procedure_code,
-            revision=1,  # the store assigns the real, ever-growing revision
-            status=history.status,
-            outcome=outcome,
-            index_outcome=index_outcome,
-            channel=history.channel,
-            submitted_at=history.submitted.occurred_at if history.submitted else None,
-            accepted_at=accepted_at,
-            due_at=clocks.due_at if clocks else None,
-            index_due_at=clocks.index_due_at if clocks else None,
-            resolved_at=resolved_at,
-            closed_at=closed_at,
-            processing_working_days=processing_days,
-            in_scope=scope.in_scope,
-            iso_process_version=scope.process.version if scope.process else None,
-            steps=slip.rows,
-            nonconformities=tuple(sorted((nc for nc in found.raised if rules.applies(nc.code)), key=_order)),
-            assessed_at=assessed_at,
-            at_risk_since=warning.at_risk_since,
-            forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,
-        )
+    assessment = new_assessment(  # built from validated values: no re-validation on the hot path
+        dossier_code=first.dossier_code,
+        agency_code=first.agency_code,
+        procedure_code=first.procedure_code,
+        revision=1,  # the store assigns the real, ever-growing revision
+        status=history.status,
+        outcome=outcome,
+        index_outcome=index_outcome,
+        channel=history.channel,
+        submitted_at=history.submitted.occurred_at if history.submitted else None,
+        accepted_at=accepted_at,
+        due_at=clocks.due_at if clocks else None,
+        index_due_at=clocks.index_due_at if clocks else None,
+        resolved_at=resolved_at,
+        closed_at=closed_at,
+        processing_working_days=processing_days,
+        in_scope=scope.in_scope,
+        iso_process_version=scope.process.version if scope.process else None,
+        steps=slip.rows,
+        nonconformities=_applied(found.raised, rules.rule_codes),
+        assessed_at=assessed_at,
+        at_risk_since=warning.at_risk_since,
+        forecast_resolved_at=warning.estimate if outcome is not Outcome.OPEN_AT_END else None,
     )
     return Evaluation(assessment, min(found.wake_at, default=None))
 
