@@ -128,6 +128,7 @@ async def _produce(conn: Connection, bootstrap_servers: str, topic: str) -> Tall
     loop = asyncio.get_running_loop()
     tally = Tally()
     async with EventProducer(bootstrap_servers, topic) as producer:
+        append = producer.append
         while (batch := await loop.run_in_executor(None, conn.recv)) is not None:
             before = tally.events
             for seq, case_id, key, bodies in batch:
@@ -145,6 +146,7 @@ async def _produce(conn: Connection, bootstrap_servers: str, topic: str) -> Tall
                     tally.events += 1
                     if tally.log_end is None or valid.occurred_at > tally.log_end:
                         tally.log_end = valid.occurred_at
-                    await producer.send(key, body)
+                    if not append(key, body):  # the batch is full: hand it over
+                        await producer.send(key, body)
             conn.send(("produced", tally.events - before))
     return tally
