@@ -104,6 +104,9 @@ class Translator:
         self._types = {kind: f"dossier.{kind}" for kind in get_args(EventKind)}
         default = log.unit_default
         self._unit_default = mapping.units.get(default, default) if default is not None else None
+        self._activity, self._timestamp, self._lifecycle = log.activity, log.timestamp, log.lifecycle or ""
+        self._unit_key, self._handler = log.unit, log.handler
+        self._rules, self._units = mapping.activities, mapping.units
 
     def translate(self, case: LogCase) -> CaseTranslation:
         """The dossier events of ``case``."""
@@ -212,20 +215,19 @@ class Translator:
         problem: Callable[[str, str], None],
         payloads: dict[tuple[EventKind, str | None], dict[str, Any] | None],
     ) -> _Draft | None:
-        log = self.mapping.log
         attributes = event.attributes
-        activity = attributes.get(log.activity, "").strip()
+        activity = attributes.get(self._activity, "").strip()
         if not activity:
-            problem(f"event {event.position}", f"no activity (attribute {log.activity!r})")
+            problem(f"event {event.position}", f"no activity (attribute {self._activity!r})")
             return None
         if self._keep is not None:
-            transition = attributes.get(log.lifecycle or "", "").strip()
+            transition = attributes.get(self._lifecycle, "").strip()
             if transition not in self._keep:
                 skipped[f"{activity} ({transition or 'no transition'})"] += 1
                 return None
-        rule = self.mapping.activities.get(activity)
+        rule = self._rules.get(activity)
         if rule is None:
-            if log.unmapped_activities == "error":
+            if self.mapping.log.unmapped_activities == "error":
                 problem(
                     f"event {event.position}",
                     f"activity {activity!r} is not in [activities]; map it or ignore it",
@@ -237,9 +239,9 @@ class Translator:
         if kind == "ignore":
             skipped[activity] += 1
             return None
-        raw = attributes.get(log.timestamp, "").strip()
+        raw = attributes.get(self._timestamp, "").strip()
         if not raw:
-            problem(f"event {event.position}", f"no timestamp (attribute {log.timestamp!r})")
+            problem(f"event {event.position}", f"no timestamp (attribute {self._timestamp!r})")
             return None
         try:
             moment = parse_moment(raw, self._naive_zone)
@@ -251,10 +253,12 @@ class Translator:
             assert rule.step is not None  # the mapping model guarantees it
             unit = self._unit(event)
             if unit is None:
-                problem(f"event {position}", f"no unit (attribute {log.unit!r}) and no [log] unit_default")
+                problem(
+                    f"event {position}", f"no unit (attribute {self._unit_key!r}) and no [log] unit_default"
+                )
                 return None
             payload: dict[str, Any] = {"step_code": rule.step, "from_unit": unit}
-            handler = attributes.get(log.handler, "").strip() if log.handler else ""
+            handler = attributes.get(self._handler, "").strip() if self._handler else ""
             if handler:
                 payload["handler"] = handler
             return (moment, position, str(position), kind, payload, iso_text(raw, moment))
@@ -269,8 +273,7 @@ class Translator:
         return (moment, position, str(position), kind, dict(built), iso_text(raw, moment))
 
     def _unit(self, event: LogEvent) -> str | None:
-        log = self.mapping.log
-        raw = event.attributes.get(log.unit, "").strip() if log.unit else ""
+        raw = event.attributes.get(self._unit_key, "").strip() if self._unit_key else ""
         if raw:
-            return self.mapping.units.get(raw, raw)
+            return self._units.get(raw, raw)
         return self._unit_default
