@@ -84,7 +84,10 @@ class Workers:
         done = 0
         for i, conn in enumerate(self._conns):
             while self.tallies[i] is None and (wait or conn.poll()):
-                kind, value = conn.recv()
+                try:
+                    kind, value = conn.recv()
+                except EOFError:
+                    raise RuntimeError("a replay worker stopped before reporting what it produced") from None
                 if kind == "produced":
                     done += value
                 elif kind == "done":
@@ -117,6 +120,8 @@ def _work(conn: Connection, bootstrap_servers: str, topic: str) -> None:
     except BaseException:  # reported to the replay process, which raises it
         try:
             conn.send(("failed", traceback.format_exc()))
+        except OSError:
+            pass  # the replay process stopped first (its own error is the one shown)
         finally:
             conn.close()
         return

@@ -5,11 +5,13 @@ per dossier."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from services.replay.adapters.xes import UnreadableLog
 from services.replay.domain.mapping import parse_mapping
 from services.replay.domain.translate import Problem
 from services.replay.replay import HAND_OVER_EVENTS, replay
@@ -90,3 +92,19 @@ async def test_workers_report_what_one_process_reports(infra: Infra, unique: str
         and len({json.loads(r.value)["event_id"] for r in records}) == split.events
     )
     assert all(ids == sorted(ids, key=lambda i: int(i.rsplit("#", 1)[1])) for ids in per_dossier.values())
+
+
+async def test_a_log_that_breaks_midway_stops_the_workers_with_the_readers_error(
+    infra: Infra, unique: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "broken.xes"
+    write_log(log)
+    log.write_text(log.read_text().replace("</log>", "<trace><event></trace></log>"))
+    settings = CommonSettings(
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        topics=Topics(dossier_events=f"t{unique}.replay-workers-broken.v1"),
+    )
+    with pytest.raises(UnreadableLog, match=r"malformed XML \(mismatched tag: line 3003"):
+        await replay(log, parse_mapping(MAPPING), settings, progress=False, workers=1)
+    assert "Traceback" not in capfd.readouterr().err  # the worker stopped quietly
+    assert multiprocessing.active_children() == []
