@@ -226,7 +226,7 @@ def main() -> None:
     }
     total_cpu = took.cpu + took.workers_cpu
     us["produce and the rest"] = total_cpu / n * 1e6 - sum(us.values())
-    here = us["read"] + us["translate"] + us["encode"]
+    here = us["read"] + us["translate"] + us["encode"]  # the replay process's stages, measured apart
     worker_us = took.workers_cpu / n * 1e6
     layout = (
         f"this process read, translated and encoded, {args.workers} forked worker process(es) validated and produced"
@@ -275,10 +275,12 @@ def main() -> None:
         ]
     lines.append(
         f"- What limits it: CPU. The replay costs {total_cpu / n * 1e6:.0f} µs of CPU a log event in all: "
-        f"{here:.1f} in the reading process (read, translate, encode) and {worker_us:.1f} in its worker(s), where "
-        f"the contract validation alone is {us['validate']:.1f} (pydantic builds and checks each event's model: "
-        "shared/contracts/events.py) and the rest is filling record batches; on 2 cores shared with the broker, "
-        "the registry and, on this machine, other work, the wall time is at best the larger share"
+        f"{took.cpu / n * 1e6:.1f} in the replay process (read, translate and encode: {here:.1f} on their own "
+        f"passes; the rest is handing batches over) and {worker_us:.1f} in its worker(s), where the contract "
+        f"validation alone is {us['validate']:.1f} (pydantic builds and checks each event's model: "
+        "shared/contracts/events.py) and the rest is filling record batches. On 2 cores shared with the broker, "
+        "the registry and, on this machine, other work (the load average above), the wall time is at best the "
+        "larger of the two processes' CPU, and in this run each process got a fraction of a core"
     )
     body = "\n".join(lines)
     print(body)

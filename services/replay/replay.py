@@ -10,7 +10,8 @@ than they happened. Logs are not necessarily listed by case start (the receipt l
 so a scaled replay first reads the whole log into a heap of validated events — memory grows
 with the events (a few hundred bytes each) — and then releases them on the log's clock. A
 full-speed replay streams in constant memory and sends case by case; processing orders by
-``occurred_at`` anyway.
+``occurred_at`` anyway. At full speed a forked worker process validates and produces while this
+one reads, translates and encodes (``services/replay/workers.py``), so two cores work.
 """
 
 from __future__ import annotations
