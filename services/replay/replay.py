@@ -195,7 +195,7 @@ async def replay(
     sending = time.perf_counter()
     if n_workers:
         # forked before the bar exists (tqdm may start a monitor thread)
-        pool = Workers(n_workers, settings.kafka_bootstrap_servers, topic)
+        pool = Workers(n_workers, settings.kafka_bootstrap_servers, topic, EventProducer)
     bar: tqdm[None] = tqdm(desc="replay", unit=" events", disable=not progress, mininterval=0.5, smoothing=0)
     try:
         if n_workers:

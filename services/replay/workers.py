@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -56,15 +57,20 @@ def fork_available() -> bool:
 
 
 class Workers:
-    """``n`` forked workers producing to ``topic``; ``hand_over`` a batch, ``finish`` for the tallies."""
+    """``n`` forked workers producing to ``topic`` (each with its own ``producer(servers, topic)``, an
+    async context manager with ``send``); ``hand_over`` a batch, ``finish`` for the tallies."""
 
-    def __init__(self, n: int, bootstrap_servers: str, topic: str) -> None:
+    def __init__(
+        self, n: int, bootstrap_servers: str, topic: str, producer: Callable[..., Any] = EventProducer
+    ) -> None:
         context = multiprocessing.get_context("fork")
         self._conns: list[Connection] = []
         self._processes: list[Any] = []
         for _ in range(n):
             mine, theirs = context.Pipe(duplex=True)
-            process = context.Process(target=_work, args=(theirs, bootstrap_servers, topic), daemon=True)
+            process = context.Process(
+                target=_work, args=(theirs, bootstrap_servers, topic, producer), daemon=True
+            )
             process.start()
             theirs.close()
             self._conns.append(mine)
@@ -114,9 +120,9 @@ class Workers:
                 process.join()
 
 
-def _work(conn: Connection, bootstrap_servers: str, topic: str) -> None:
+def _work(conn: Connection, bootstrap_servers: str, topic: str, producer: Callable[..., Any]) -> None:
     try:
-        tally = asyncio.run(_produce(conn, bootstrap_servers, topic))
+        tally = asyncio.run(_produce(conn, bootstrap_servers, topic, producer))
     except BaseException:  # reported to the replay process, which raises it
         try:
             conn.send(("failed", traceback.format_exc()))
@@ -129,11 +135,11 @@ def _work(conn: Connection, bootstrap_servers: str, topic: str) -> None:
     conn.close()
 
 
-async def _produce(conn: Connection, bootstrap_servers: str, topic: str) -> Tally:
+async def _produce(conn: Connection, bootstrap_servers: str, topic: str, make: Callable[..., Any]) -> Tally:
     loop = asyncio.get_running_loop()
     tally = Tally()
-    async with EventProducer(bootstrap_servers, topic) as producer:
-        append = producer.append
+    async with make(bootstrap_servers, topic) as producer:
+        append = getattr(producer, "append", None)  # EventProducer's: no await while a batch has room
         while (batch := await loop.run_in_executor(None, conn.recv)) is not None:
             before = tally.events
             for seq, case_id, key, bodies in batch:
@@ -151,7 +157,7 @@ async def _produce(conn: Connection, bootstrap_servers: str, topic: str) -> Tall
                     tally.events += 1
                     if tally.log_end is None or valid.occurred_at > tally.log_end:
                         tally.log_end = valid.occurred_at
-                    if not append(key, body):  # the batch is full: hand it over
+                    if append is None or not append(key, body):  # a full batch is handed over
                         await producer.send(key, body)
             conn.send(("produced", tally.events - before))
     return tally
