@@ -10,7 +10,8 @@ than they happened. Logs are not necessarily listed by case start (the receipt l
 so a scaled replay first reads the whole log into a heap of validated events — memory grows
 with the events (a few hundred bytes each) — and then releases them on the log's clock. A
 full-speed replay streams in constant memory and sends case by case; processing orders by
-``occurred_at`` anyway.
+``occurred_at`` anyway. At full speed a forked worker process validates and produces while this
+one reads, translates and encodes (``services/replay/workers.py``), so two cores work.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ from services.replay.adapters.xes import UnreadableLog, read_xes
 from services.replay.domain.log import LogCase
 from services.replay.domain.mapping import Mapping, MappingError, parse_mapping
 from services.replay.domain.translate import Problem, Translator
+from services.replay.workers import PROBLEMS_KEPT, HandedCase, ProblemKey, Workers, fork_available, reason_of
 from shared.contracts.events import parse_dossier_event
 from shared.kafka import TopicSpec, ensure_topics
 from shared.settings import CommonSettings
 
-_PROBLEMS_KEPT = 20
+WORKERS = (
+    1  # validate-and-produce processes of a full-speed replay (docs/decisions.md, "Replay in two processes")
+)
+HAND_OVER_EVENTS = 2_000  # events a batch handed to a worker holds (whole cases)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Summary:
 
     def note(self, problem: Problem) -> None:
         self.invalid += 1
-        if len(self.problems) < _PROBLEMS_KEPT:
+        if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
 
     def render(self) -> str:
@@ -170,8 +175,12 @@ async def replay(
     registry: RegistryClient | None = None,
     progress: bool = True,
     fmt: str | None = None,
+    workers: int | None = None,
 ) -> Summary:
-    """Replay the log at ``path``; ``speed`` None = as fast as possible, N = N× the log's pace."""
+    """Replay the log at ``path``; ``speed`` None = as fast as possible, N = N× the log's pace.
+
+    At full speed, ``workers`` processes (default :data:`WORKERS`; 0 = none) validate and produce
+    what this process reads, translates and encodes (services/replay/workers.py)."""
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive (or None for full speed)")
     summary = Summary(file=path.name)
@@ -181,46 +190,24 @@ async def replay(
     topic = settings.topics.dossier_events
     await ensure_topics(settings, [TopicSpec(topic, settings.kafka_partitions)])
     translator = Translator(mapping)
+    n_workers = (workers if workers is not None else WORKERS) if speed is None and fork_available() else 0
     # smoothing=0: the bar's rate is the average since producing began, the summary's figure
     sending = time.perf_counter()
+    if n_workers:
+        # forked before the bar exists (tqdm may start a monitor thread)
+        pool = Workers(n_workers, settings.kafka_bootstrap_servers, topic, EventProducer)
     bar: tqdm[None] = tqdm(desc="replay", unit=" events", disable=not progress, mininterval=0.5, smoothing=0)
     try:
-        async with EventProducer(settings.kafka_bootstrap_servers, topic) as producer:
-            pacer = Pacer(producer, speed) if speed is not None else None
-            for case in read_cases(path, mapping, fmt):
-                summary.cases += 1
-                result = translator.translate(case)
-                summary.skipped.update(result.skipped)
-                for problem in result.problems:
-                    summary.note(problem)
-                if result.dossier_code is None:
-                    continue
-                summary.dossiers += 1
-                key = result.dossier_code.encode()
-                for event in result.events:
-                    body = orjson.dumps(event)
-                    try:
-                        valid = parse_dossier_event(body)
-                    except ValidationError as exc:
-                        reason = "; ".join(
-                            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-                        )
-                        summary.note(Problem(case.case_id, f"event {event['event_id']}", reason))
-                        continue
-                    summary.events += 1
-                    if summary.log_end is None or valid.occurred_at > summary.log_end:
-                        summary.log_end = valid.occurred_at
-                    if pacer is None:
-                        await producer.send(key, body)
-                        bar.update(1)
-                    else:
-                        pacer.push(valid.occurred_at, key, body)
-                if progress:
-                    bar.set_postfix(cases=summary.cases, refresh=False)
-            if pacer is not None:
-                await pacer.release(bar)
+        if n_workers:
+            _hand_over(pool, read_cases(path, mapping, fmt), translator, summary, bar, progress)
+        else:
+            await _produce_here(
+                settings, topic, read_cases(path, mapping, fmt), translator, summary, bar, speed
+            )
     finally:
         bar.close()
+        if n_workers:
+            pool.close()
     summary.send_seconds = time.perf_counter() - sending
     if registry is not None and mapping.log.end == "censored":
         # Cases still open at the log's end are censored from then on ("open at end of log").
@@ -229,3 +216,90 @@ async def replay(
             summary.end = await registry.record_log_end(mapping, end)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _hand_over(
+    pool: Workers,
+    cases: Iterator[LogCase],
+    translator: Translator,
+    summary: Summary,
+    bar: Any,
+    progress: bool,
+) -> None:
+    """Read, translate and encode here; the workers validate and produce. The summary comes out as
+    one process would have made it: problems in log order, counts exact."""
+    keyed: list[tuple[ProblemKey, Problem]] = []  # this process's first problems, with their place
+    invalid = 0
+    batch: list[HandedCase] = []
+    in_batch = 0
+    dumps = orjson.dumps
+    for seq, case in enumerate(cases):
+        result = translator.translate(case)
+        if result.skipped:
+            summary.skipped.update(result.skipped)
+        if result.problems:
+            invalid += len(result.problems)
+            keyed += [((seq, 0, i), p) for i, p in enumerate(result.problems)][: PROBLEMS_KEPT - len(keyed)]
+        if result.dossier_code is not None:
+            summary.dossiers += 1
+            bodies = [dumps(event) for event in result.events]
+            batch.append((seq, case.case_id, result.dossier_code.encode(), bodies))
+            in_batch += len(bodies)
+            if in_batch >= HAND_OVER_EVENTS:
+                bar.update(pool.hand_over(batch))
+                if progress:
+                    bar.set_postfix(cases=seq + 1, refresh=False)
+                batch, in_batch = [], 0
+        summary.cases = seq + 1
+    if batch:
+        bar.update(pool.hand_over(batch))
+    tallies = pool.finish(bar.update)
+    summary.events = sum(t.events for t in tallies)
+    summary.invalid = invalid + sum(t.invalid for t in tallies)
+    keyed += [kp for t in tallies for kp in t.problems]
+    summary.problems = [p for _, p in sorted(keyed, key=lambda kp: kp[0])[:PROBLEMS_KEPT]]
+    ends = [t.log_end for t in tallies if t.log_end is not None]
+    summary.log_end = max(ends) if ends else None
+
+
+async def _produce_here(
+    settings: CommonSettings,
+    topic: str,
+    cases: Iterator[LogCase],
+    translator: Translator,
+    summary: Summary,
+    bar: Any,
+    speed: float | None,
+) -> None:
+    """Everything in this process: the scaled-time replay, and full speed without workers."""
+    async with EventProducer(settings.kafka_bootstrap_servers, topic) as producer:
+        pacer = Pacer(producer, speed) if speed is not None else None
+        for case in cases:
+            summary.cases += 1
+            result = translator.translate(case)
+            summary.skipped.update(result.skipped)
+            for problem in result.problems:
+                summary.note(problem)
+            if result.dossier_code is None:
+                continue
+            summary.dossiers += 1
+            key = result.dossier_code.encode()
+            for event in result.events:
+                body = orjson.dumps(event)
+                try:
+                    valid = parse_dossier_event(body)
+                except ValidationError as exc:
+                    summary.note(Problem(case.case_id, f"event {event['event_id']}", reason_of(exc)))
+                    continue
+                summary.events += 1
+                if summary.log_end is None or valid.occurred_at > summary.log_end:
+                    summary.log_end = valid.occurred_at
+                if pacer is None:
+                    await producer.send(key, body)
+                    bar.update(1)
+                else:
+                    pacer.push(valid.occurred_at, key, body)
+            if not bar.disable:
+                bar.set_postfix(cases=summary.cases, refresh=False)
+        if pacer is not None:
+            await pacer.release(bar)

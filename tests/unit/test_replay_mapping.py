@@ -17,7 +17,7 @@ from services.replay.adapters.csv_log import read_csv
 from services.replay.adapters.xes import UnreadableLog, read_xes
 from services.replay.domain.log import LogCase, LogEvent
 from services.replay.domain.mapping import MappingError, parse_mapping
-from services.replay.domain.translate import Translator, event_id
+from services.replay.domain.translate import Translator, event_id, iso_text
 from services.replay.replay import load_mapping, log_format
 from shared.contracts.events import parse_dossier_event
 
@@ -393,3 +393,71 @@ def test_times_keep_their_offsets() -> None:
     )
     occurred = datetime.fromisoformat(result.events[0]["occurred_at"])
     assert occurred.utcoffset() is not None and occurred.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2011-10-11T13:00:40.276+02:00",
+        "2011-10-11T13:00:40.000+02:00",
+        "2011-10-11T13:00:40.000000-05:30",
+        "2011-10-11T13:00:40.270100+00:00",
+        "2011-10-11T13:00:40-00:00",
+        "2011-10-11T13:00:40+14:00",
+        "2011-10-11T13:00:40.5+02:00",
+        "2011-10-11T13:00:40Z",
+        "2011-10-11 13:00:40.276+02:00",
+        "20111011T130040+0200",
+        "2011-10-11T13:00:40.276+02:00:30",
+    ],
+)
+def test_the_text_of_a_moment_is_what_isoformat_gives(text: str) -> None:
+    assert iso_text(text, datetime.fromisoformat(text)) == datetime.fromisoformat(text).isoformat()
+
+
+def test_events_sort_by_instant_across_offsets_and_fractions(tmp_path: Path) -> None:
+    """Within one offset the local times sort as text; across a DST change, as instants."""
+    mapping = parse_mapping(MAPPING)
+    moments = [
+        "2011-10-30T02:30:00.000+02:00",  # 00:30 UTC
+        "2011-10-30T02:10:00.500+01:00",  # 01:10:00.5 UTC, earlier local time, later instant
+        "2011-10-30T02:10:00+01:00",  # 01:10 UTC
+        "2011-10-30T02:10:00.000+01:00",  # the same instant: log order breaks the tie
+    ]
+    events = tuple(
+        LogEvent(
+            i,
+            {
+                "concept:name": "Check",
+                "time:timestamp": t,
+                "org:group": "MC",
+                "lifecycle:transition": "complete",
+            },
+        )
+        for i, t in enumerate(moments)
+    )
+    same_offset = tuple(
+        LogEvent(i, {**e.attributes, "time:timestamp": t})
+        for i, (e, t) in enumerate(
+            zip(
+                events[:3],
+                ["2011-10-30T09:00:00.5+01:00", "2011-10-30T09:00:00+01:00", "2011-10-30T08:59:59.999+01:00"],
+                strict=True,
+            )
+        )
+    )
+    translator = Translator(mapping)
+    mixed = translator.translate(LogCase("c", {}, events))
+    plain = translator.translate(LogCase("d", {}, same_offset))
+    assert [e["event_id"] for e in mixed.events] == [
+        "test-log:c#0",
+        "test-log:c#2",
+        "test-log:c#3",
+        "test-log:c#1",
+    ]
+    assert [e["event_id"] for e in plain.events] == ["test-log:d#2", "test-log:d#1", "test-log:d#0"]
+    assert [e["occurred_at"] for e in plain.events] == [
+        "2011-10-30T08:59:59.999000+01:00",
+        "2011-10-30T09:00:00+01:00",
+        "2011-10-30T09:00:00.500000+01:00",
+    ]

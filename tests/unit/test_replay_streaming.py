@@ -80,3 +80,61 @@ def test_a_broken_or_foreign_file_is_refused_with_the_reason(tmp_path: Path) -> 
         list(read_xes(broken))
     with pytest.raises(UnreadableLog, match=r"not an XES log \(root element <html>\)"):
         list(read_xes(foreign))
+
+
+def test_plain_and_unusual_traces_read_the_same_whatever_path_reads_them(tmp_path: Path) -> None:
+    """Plain traces are read by regular expressions, the others by expat: the cases must not tell.
+    (The comment comes after the first 64 KiB: from there on, expat reads everything.)"""
+    path = tmp_path / "mixed.xes"
+    filler = (
+        '<trace><string key="concept:name" value="filler"/><event><int key="n" value="0"/></event></trace>\n'
+    )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<log xes.version="1.0">\n'
+        '<string key="concept:name" value="the log"/>\n'
+        '<trace>\n\t<string key="concept:name" value="plain"/>\n'
+        '\t<event>\n\t\t<string key="concept:name" value="A"/>\n\t\t<date key="time:timestamp" value="t1" />\n\t</event>\n'
+        '\t<string key="after" value="events"/>\n'
+        '\t<event><string key="concept:name" value="B"/><string key="concept:name" value="B again"/></event>\n'
+        "</trace>\n"
+        '<trace><string key="concept:name" value="entities &amp; tabs"/>'
+        '<event><string key="concept:name" value="x&lt;y\ttab"/></event></trace>\n'
+        '<trace><string value="reversed" key="concept:name"/><event><int key="n" value="1"/></event></trace>\n'
+        '<trace><event><string key="concept:name" value="no case id"/>'
+        '<list key="l"><string key="concept:name" value="nested"/></list></event></trace>\n'
+        '<trace><string key="concept:name" value="Vi\u1ec7t"/><event><boolean key="b" value="true"/></event></trace>\n'
+        + filler
+        * 1000
+        + '<!-- a comment: <trace><string key="concept:name" value="commented out"/></trace> -->\n'
+        '<trace><string key="concept:name" value="after the comment"/><event/></trace>\n'
+        "</log>\n",
+        encoding="utf-8",
+    )
+    cases = [
+        (c.case_id, dict(c.attributes), [(e.position, dict(e.attributes)) for e in c.events])
+        for c in read_xes(path)
+    ]
+    assert len(cases) == 1006
+    assert cases[:5] + cases[-2:] == [
+        (
+            "plain",
+            {"concept:name": "plain", "after": "events"},
+            [(0, {"concept:name": "A", "time:timestamp": "t1"}), (1, {"concept:name": "B again"})],
+        ),
+        ("entities & tabs", {"concept:name": "entities & tabs"}, [(0, {"concept:name": "x<y tab"})]),
+        ("reversed", {"concept:name": "reversed"}, [(0, {"n": "1"})]),
+        ("#3", {}, [(0, {"concept:name": "no case id"})]),
+        ("Vi\u1ec7t", {"concept:name": "Vi\u1ec7t"}, [(0, {"b": "true"})]),
+        ("filler", {"concept:name": "filler"}, [(0, {"n": "0"})]),
+        ("after the comment", {"concept:name": "after the comment"}, [(0, {})]),
+    ]
+
+
+def test_a_malformed_line_after_plain_traces_is_reported_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "late.xes"
+    plain = '<trace>\n<string key="concept:name" value="c"/>\n<event><string key="a" value="b"/></event>\n</trace>'
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<log>\n' + plain * 3000 + "<trace><event></trace>\n</log>\n"
+    )
+    with pytest.raises(UnreadableLog, match=r"malformed XML \(mismatched tag: line 9003, column 24\)"):
+        list(read_xes(path))

@@ -69,6 +69,15 @@ class EventProducer:
 
     async def send(self, key: bytes, value: bytes) -> None:
         """Add one message to its partition's batch; a full batch goes to the broker."""
+        if not self.append(key, value):
+            partition = self._last[1]
+            await self._hand_over(partition, self._open.pop(partition))
+            if not self.append(key, value):
+                raise ValueError(f"a message of {len(value):,} bytes does not fit a batch of the producer")
+
+    def append(self, key: bytes, value: bytes) -> bool:
+        """Add one message to its partition's open batch without awaiting anything; False (and
+        nothing added) when that batch is full: then ``send`` it, which hands the batch over."""
         last_key, partition = self._last
         if key != last_key or partition < 0:
             partition = self._partitioner(key, self._partitions, self._partitions)
@@ -76,12 +85,10 @@ class EventProducer:
         batch = self._open.get(partition)
         if batch is None:
             batch = self._open[partition] = self._producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-            await self._hand_over(partition, batch)
-            batch = self._open[partition] = self._producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a message of {len(value):,} bytes does not fit a batch of the producer")
+        if batch.append(key=key, value=value, timestamp=None) is None:
+            return False
         self._unacknowledged += 1
+        return True
 
     async def _hand_over(self, partition: int, batch: Any) -> None:
         self._pending.append(await self._producer.send_batch(batch, self.topic, partition=partition))

@@ -19,14 +19,18 @@ class DossierNumbering:
     def __init__(self, digits: int = 4) -> None:
         self.digits = digits
         self._issued: Counter[tuple[str, date]] = Counter()
+        self._yymmdd: dict[date, str] = {}  # strftime costs more than the rest of a code
 
     def next_code(self, agency_code: str, day: date) -> str:
         """The next dossier code of ``agency_code`` received on ``day``."""
-        self._issued[(agency_code, day)] += 1
-        n = self._issued[(agency_code, day)]
+        key = (agency_code, day)
+        n = self._issued[key] = self._issued[key] + 1
         if n >= 10**_MAX_DIGITS:
             raise ValueError(
                 f"more than {10**_MAX_DIGITS - 1} cases of {agency_code} on {day.isoformat()}; "
                 "a dossier code holds at most 6 sequence digits"
             )
-        return f"{agency_code}-{day:%y%m%d}-{n:0{self.digits}d}"
+        yymmdd = self._yymmdd.get(day)
+        if yymmdd is None:
+            yymmdd = self._yymmdd[day] = f"{day:%y%m%d}"
+        return f"{agency_code}-{yymmdd}-{n:0{self.digits}d}"

@@ -10,11 +10,12 @@ dicts, ordered by moment; the caller validates each against the contract before 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from services.replay.domain.log import BadMoment, LogCase, LogEvent, parse_moment
@@ -44,13 +45,40 @@ class CaseTranslation:
     problems: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Draft:
-    kind: EventKind
-    moment: datetime
-    suffix: str
-    order: int
-    payload: dict[str, Any]
+# A draft event: (moment, order, id suffix, kind, payload, occurred_at text). A tuple, not a
+# dataclass: one is made per log event.
+_Draft = tuple[datetime, int, str, EventKind, dict[str, Any], str]
+
+# The ISO 8601 forms ``datetime.isoformat`` gives back from their own text but for the fraction
+# (``datetime.isoformat`` of a parsed moment costs several times its parsing on this machine).
+_CANONICAL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{3}|[0-9]{6}))?[+-][0-9]{2}:[0-9]{2}"
+)
+
+
+def iso_text(raw: str, moment: datetime) -> str:
+    """``moment.isoformat()``, where ``moment`` was parsed from ``raw`` (stripped): taken from the
+    text when it is in a canonical form, computed otherwise."""
+    found = _CANONICAL.fullmatch(raw)
+    if found is None or raw.endswith("-00:00"):  # -00:00 reads as +00:00
+        return moment.isoformat()
+    fraction = found.group(1)
+    if fraction is None:
+        return raw
+    if fraction.count("0") == len(fraction):  # no microseconds: isoformat writes no fraction
+        return raw[:19] + raw[-6:]
+    return raw[:20] + fraction.ljust(6, "0") + raw[-6:]
+
+
+def _by_moment(drafts: list[_Draft]) -> None:
+    """Sort by (moment, order). When every moment has the same offset, the local times as text
+    sort like the instants (the fraction, when there is one, follows the seconds), and strings
+    compare much faster than aware datetimes."""
+    suffix = drafts[0][5][-6:]
+    if suffix[0] in "+-" and all(d[5][-6:] == suffix for d in drafts):
+        drafts.sort(key=lambda d: (d[5][:-6], d[1]))
+    else:
+        drafts.sort(key=lambda d: (d[0], d[1]))
 
 
 def event_id(source: str, case_id: str, suffix: str) -> str:
@@ -70,10 +98,20 @@ class Translator:
         self.numbering = DossierNumbering(mapping.dossier.sequence_digits)
         zone = mapping.log.naive_timezone
         self._naive_zone = ZoneInfo(zone) if zone else None
+        log = mapping.log
+        # what the mapping decides, looked up once a log event instead of recomputed
+        self._keep = frozenset(log.keep_transitions) if log.lifecycle and log.keep_transitions else None
+        self._types = {kind: f"dossier.{kind}" for kind in get_args(EventKind)}
+        default = log.unit_default
+        self._unit_default = mapping.units.get(default, default) if default is not None else None
+        self._activity, self._timestamp, self._lifecycle = log.activity, log.timestamp, log.lifecycle or ""
+        self._unit_key, self._handler = log.unit, log.handler
+        self._rules, self._units = mapping.activities, mapping.units
 
     def translate(self, case: LogCase) -> CaseTranslation:
         """The dossier events of ``case``."""
         m = self.mapping
+        attributes = case.attributes
         problems: list[Problem] = []
         skipped: Counter[str] = Counter()
 
@@ -82,19 +120,20 @@ class Translator:
 
         channel = self._channel(case)
         appointed: str | None = None
-        if m.case.deadline and (raw := case.attributes.get(m.case.deadline, "").strip()):
+        if m.case.deadline and (raw := attributes.get(m.case.deadline, "").strip()):
             try:
-                appointed = parse_moment(raw, self._naive_zone).isoformat()
+                appointed = iso_text(raw, parse_moment(raw, self._naive_zone))
             except BadMoment as exc:
                 problem(f"attribute {m.case.deadline}", str(exc))
 
         drafts: list[_Draft] = []
+        payloads: dict[tuple[EventKind, str | None], dict[str, Any] | None] = {}
         for event in case.events:
-            draft = self._from_activity(case, event, channel, appointed, skipped, problem)
+            draft = self._from_activity(case, event, channel, appointed, skipped, problem, payloads)
             if draft is not None:
                 drafts.append(draft)
         for order, rule in enumerate(m.case_events, start=len(case.events)):
-            raw = case.attributes.get(rule.timestamp, "").strip()
+            raw = attributes.get(rule.timestamp, "").strip()
             if not raw:
                 continue  # e.g. a case that has not ended has no end date: no resolution yet
             try:
@@ -106,30 +145,30 @@ class Translator:
             if payload is None:
                 problem(f"attribute {rule.timestamp}", self._no_channel(case))
                 continue
-            drafts.append(_Draft(rule.event, moment, rule.timestamp, order, payload))
+            drafts.append((moment, order, rule.timestamp, rule.event, payload, iso_text(raw, moment)))
 
         if not drafts:
             return CaseTranslation(case.case_id, None, (), skipped, tuple(problems))
-        drafts.sort(key=lambda d: (d.moment, d.order))
-        first = drafts[0].moment
-        code = self.numbering.next_code(m.dossier.agency_code, first.date())
+        _by_moment(drafts)
+        code = self.numbering.next_code(m.dossier.agency_code, drafts[0][0].date())
+        source, case_id, types = m.log.source, case.case_id, self._types
         envelope = {
-            "source": m.log.source,
+            "source": source,
             "dossier_code": code,
             "agency_code": m.dossier.agency_code,
             "procedure_code": m.dossier.procedure_code,
         }
         events = tuple(
             {
-                "event_id": event_id(m.log.source, case.case_id, d.suffix),
-                "event_type": f"dossier.{d.kind}",
-                "occurred_at": d.moment.isoformat(),
+                "event_id": event_id(source, case_id, suffix),
+                "event_type": types[kind],
+                "occurred_at": occurred_at,
                 **envelope,
-                "payload": d.payload,
+                "payload": payload,
             }
-            for d in drafts
+            for _, _, suffix, kind, payload, occurred_at in drafts
         )
-        return CaseTranslation(case.case_id, code, events, skipped, tuple(problems))
+        return CaseTranslation(case_id, code, events, skipped, tuple(problems))
 
     # --- pieces ---------------------------------------------------------------------------------
 
@@ -174,59 +213,67 @@ class Translator:
         appointed: str | None,
         skipped: Counter[str],
         problem: Callable[[str, str], None],
+        payloads: dict[tuple[EventKind, str | None], dict[str, Any] | None],
     ) -> _Draft | None:
-        log = self.mapping.log
-        where = f"event {event.position}"
-        activity = event.attributes.get(log.activity, "").strip()
+        attributes = event.attributes
+        activity = attributes.get(self._activity, "").strip()
         if not activity:
-            problem(where, f"no activity (attribute {log.activity!r})")
+            problem(f"event {event.position}", f"no activity (attribute {self._activity!r})")
             return None
-        if log.lifecycle and log.keep_transitions:
-            transition = event.attributes.get(log.lifecycle, "").strip()
-            if transition not in log.keep_transitions:
+        if self._keep is not None:
+            transition = attributes.get(self._lifecycle, "").strip()
+            if transition not in self._keep:
                 skipped[f"{activity} ({transition or 'no transition'})"] += 1
                 return None
-        rule = self.mapping.activities.get(activity)
+        rule = self._rules.get(activity)
         if rule is None:
-            if log.unmapped_activities == "error":
-                problem(where, f"activity {activity!r} is not in [activities]; map it or ignore it")
+            if self.mapping.log.unmapped_activities == "error":
+                problem(
+                    f"event {event.position}",
+                    f"activity {activity!r} is not in [activities]; map it or ignore it",
+                )
             else:
                 skipped[f"{activity} (not in the mapping)"] += 1
             return None
-        if rule.event == "ignore":
+        kind = rule.event
+        if kind == "ignore":
             skipped[activity] += 1
             return None
-        raw = event.attributes.get(log.timestamp, "").strip()
+        raw = attributes.get(self._timestamp, "").strip()
         if not raw:
-            problem(where, f"no timestamp (attribute {log.timestamp!r})")
+            problem(f"event {event.position}", f"no timestamp (attribute {self._timestamp!r})")
             return None
         try:
             moment = parse_moment(raw, self._naive_zone)
         except BadMoment as exc:
-            problem(where, str(exc))
+            problem(f"event {event.position}", str(exc))
             return None
-        if rule.event == "step_completed":
+        position = event.position
+        if kind == "step_completed":
             assert rule.step is not None  # the mapping model guarantees it
             unit = self._unit(event)
             if unit is None:
-                problem(where, f"no unit (attribute {log.unit!r}) and no [log] unit_default")
+                problem(
+                    f"event {position}", f"no unit (attribute {self._unit_key!r}) and no [log] unit_default"
+                )
                 return None
             payload: dict[str, Any] = {"step_code": rule.step, "from_unit": unit}
-            handler = event.attributes.get(log.handler, "").strip() if log.handler else ""
+            handler = attributes.get(self._handler, "").strip() if self._handler else ""
             if handler:
                 payload["handler"] = handler
-            return _Draft(rule.event, moment, str(event.position), event.position, payload)
-        built = self._payload(rule.event, rule.reason, channel, appointed)
+            return (moment, position, str(position), kind, payload, iso_text(raw, moment))
+        key = (kind, rule.reason)
+        if key in payloads:
+            built = payloads[key]
+        else:
+            built = payloads[key] = self._payload(kind, rule.reason, channel, appointed)
         if built is None:
-            problem(where, self._no_channel(case))
+            problem(f"event {position}", self._no_channel(case))
             return None
-        return _Draft(rule.event, moment, str(event.position), event.position, built)
+        return (moment, position, str(position), kind, dict(built), iso_text(raw, moment))
 
     def _unit(self, event: LogEvent) -> str | None:
-        log = self.mapping.log
-        raw = event.attributes.get(log.unit, "").strip() if log.unit else ""
+        raw = event.attributes.get(self._unit_key, "").strip() if self._unit_key else ""
         if raw:
-            return self.mapping.units.get(raw, raw)
-        if log.unit_default is not None:
-            return self.mapping.units.get(log.unit_default, log.unit_default)
-        return None
+            return self._units.get(raw, raw)
+        return self._unit_default
