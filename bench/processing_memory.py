@@ -66,12 +66,20 @@ def events(first: int, last: int) -> list[RawMessage]:
         key = d.encode()
         sub = (accepted - timedelta(hours=1)).isoformat()
         out.append(
-            RawMessage(key, (_TEMPLATE % (i, 0, "dossier.submitted", sub, d, agency, code, 2)).encode(), "e", 0, 2 * i)
+            RawMessage(
+                key,
+                (_TEMPLATE % (i, 0, "dossier.submitted", sub, d, agency, code, 2)).encode(),
+                "e",
+                0,
+                2 * i,
+            )
         )
         out.append(
             RawMessage(
                 key,
-                (_TEMPLATE % (i, 1, "dossier.accepted", accepted.isoformat(), d, agency, code, 1 + i % 3)).encode(),
+                (
+                    _TEMPLATE % (i, 1, "dossier.accepted", accepted.isoformat(), d, agency, code, 1 + i % 3)
+                ).encode(),
                 "e",
                 0,
                 2 * i + 1,
@@ -114,7 +122,11 @@ async def run(
             "entity_id": code,
             "version": 1,
             "changed_at": datetime.now(UTC).isoformat(),
-            "data": {"code": code, "name": code, "statutory_time": {"value": str(days), "unit": "working_days"}},
+            "data": {
+                "code": code,
+                "name": code,
+                "statutory_time": {"value": str(days), "unit": "working_days"},
+            },
         }
         await apply_registry_change(ctx, RegistryChange.model_validate(change))
     me = psutil.Process()
@@ -165,7 +177,9 @@ async def run(
             open_rows = await conn.fetchval(
                 "SELECT count(*) FROM processing.dossiers WHERE outcome IS NULL OR outcome LIKE 'pending%'"
             )
-            timers = await conn.fetchval("SELECT count(*) FROM processing.dossiers WHERE next_deadline IS NOT NULL")
+            timers = await conn.fetchval(
+                "SELECT count(*) FROM processing.dossiers WHERE next_deadline IS NOT NULL"
+            )
     finally:
         await pool.close()
     return {
