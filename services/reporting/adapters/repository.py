@@ -148,33 +148,32 @@ async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) 
 
 
 async def replace_nonconformities(conn: Conn, items: Sequence[AssessmentView]) -> None:
-    """The register holds what each dossier's latest assessment states."""
+    """The register holds what each dossier's latest assessment states.
+
+    Call it after :func:`upsert_facts` in the same transaction: the rows are read by PostgreSQL
+    from the assessment just stored (``dossier_facts.assessment``, the message as validated by
+    :class:`AssessmentView`), so no nonconformity is encoded parameter by parameter.
+    """
     if not items:
         return
-    await conn.execute(
-        "DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])",
-        [a.dossier_code for a in items],
-    )
-    rows = [(a, i, nc) for a in items for i, nc in enumerate(a.nonconformities)]
-    if not rows:
+    codes = [a.dossier_code for a in items]
+    await conn.execute("DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])", codes)
+    if not any(a.nonconformities for a in items):
         return
     await conn.execute(
         """
         INSERT INTO reporting.nonconformities (dossier_code, seq, agency_code, procedure_code, code, clause,
             status, detected_at, detail, corrective_action)
-        SELECT * FROM unnest($1::text[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::timestamptz[], $9::text[], $10::text[])
+        SELECT f.dossier_code, (n.i - 1)::smallint, f.agency_code, f.procedure_code, n.e->>'code',
+            n.e->>'clause', coalesce(n.e->>'status', 'open'), (n.e->>'detected_at')::timestamptz,
+            coalesce(n.e->>'detail', ''), n.e->>'corrective_action'
+        FROM reporting.dossier_facts f
+        CROSS JOIN LATERAL jsonb_array_elements(
+            coalesce(f.assessment->'nonconformities', '[]'::jsonb)
+        ) WITH ORDINALITY AS n(e, i)
+        WHERE f.dossier_code = ANY($1::text[])
         """,
-        [a.dossier_code for a, _, _ in rows],
-        [i for _, i, _ in rows],
-        [a.agency_code for a, _, _ in rows],
-        [a.procedure_code for a, _, _ in rows],
-        [nc.code for _, _, nc in rows],
-        [nc.clause for _, _, nc in rows],
-        [nc.status for _, _, nc in rows],
-        [nc.detected_at for _, _, nc in rows],
-        [nc.detail for _, _, nc in rows],
-        [nc.corrective_action for _, _, nc in rows],
+        [a.dossier_code for a in items if a.nonconformities],
     )
 
 
