@@ -260,7 +260,13 @@ def _body(args: argparse.Namespace, res: dict[str, object]) -> str:
         "| open dossiers | RSS MiB (after gc) | folds kept | handler CPU µs / event (cumulative) "
         "| PostgreSQL CPU µs / event | wall s |\n|---|---|---|---|---|---|\n"
         f"{table}\n\n"
-        f"- **1 M open dossiers < 1 GiB: {verdict}** ({last:.0f} MiB)\n"
+        f"- **1 M open dossiers < 1 GiB: {verdict}** ({last:.0f} MiB)"
+        + (
+            f"; the last row is measured with tracemalloc on over the last {args.trace_last:,} dossiers, "
+            "whose own traces raise RSS (the checkpoints before it are without)\n"
+            if args.trace_last
+            else "\n"
+        )
         f"- tracemalloc, top allocators still held at the end:\n\n{top}\n"
     )
 
