@@ -267,7 +267,7 @@ def _body(args: argparse.Namespace, res: dict[str, object]) -> str:
             if args.trace_last
             else "\n"
         )
-        f"- tracemalloc, top allocators still held at the end:\n\n{top}\n"
+        + f"- tracemalloc, top allocators still held at the end:\n\n{top}\n"
     )
 
 
