@@ -48,6 +48,16 @@ class RssSampler:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.peak = dict.fromkeys(pids, 0)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        out = {}
+        for name, p in self.procs.items():
+            try:
+                t = p.cpu_times()
+                out[name] = t.user + t.system
+            except psutil.Error:
+                out[name] = float("nan")
+        return out
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             for name, p in self.procs.items():
@@ -160,7 +170,13 @@ async def run(
         print(
             f"sustained: {s['events']:,} events in {s['seconds']:.1f} s → {s['events'] / s['seconds']:,.0f} events/s"
         )
+        cpu0 = sampler.cpu_seconds()
+        load0 = os.getloadavg()[0]
         lat = await latency(settings, args.latency_dossiers, args.rate, conn, args.drain)
+        cpu1 = sampler.cpu_seconds()
+        lat["load_before"], lat["load_after"] = load0, os.getloadavg()[0]
+        for name in pids:  # CPU of each service over the fixed-rate phase, per event sent
+            lat[f"cpu_us_{name}"] = (cpu1[name] - cpu0[name]) / lat["events"] * 1e6
         print(f"latency: {lat}")
     finally:
         stop.set()
@@ -178,8 +194,16 @@ def main() -> None:
     ap.add_argument(
         "--processing-replicas", type=int, default=1, help="processing processes in one consumer group"
     )
+    ap.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every service, e.g. TTHC_KAFKA_MAX_BATCH=1000 (repeatable)",
+    )
     ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
     args = ap.parse_args()
+    extra_env = dict(kv.split("=", 1) for kv in args.service_env)
     names = [*SERVICES, *(f"processing-{n}" for n in range(2, args.processing_replicas + 1))]
     with private_stack() as (pg, kafka, work):
         settings = CommonSettings(database_url=pg.dsn, kafka_bootstrap_servers=kafka.bootstrap_servers)
@@ -191,6 +215,7 @@ def main() -> None:
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "TTHC_ADMIN_TOKEN": TOKEN,
             "TTHC_LOG_LEVEL": "WARNING",
+            **extra_env,
         }
         ports = {name: free_port() for name in names}
         children: dict[str, subprocess.Popen[bytes]] = {}
@@ -213,12 +238,16 @@ def main() -> None:
                     child.wait(30)
     rate = s["events"] / s["seconds"]
     rss = ", ".join(f"{n} {peak[n] / 2**20:.0f} MiB" for n in names)
-    print(f"peak RSS: {rss}")
+    cpu = ", ".join(f"{n} {lat[f'cpu_us_{n}']:.0f}" for n in names)
+    print(f"peak RSS: {rss}; CPU µs per event sent at the fixed rate: {cpu}")
+    settings_note = f", with {' '.join(args.service_env)}" if args.service_env else ""
     if args.write:
         write_section(
             TITLE,
-            f"- Command: `.venv/bin/python -m bench.e2e --processing-replicas {args.processing_replicas} --write` "
-            f"(commit {git_commit()}, {datetime.now().astimezone():%Y-%m-%d})\n"
+            f"- Command: `.venv/bin/python -m bench.e2e --processing-replicas {args.processing_replicas} "
+            f"{''.join(f'--service-env {kv} ' for kv in args.service_env)}--write` "
+            f"(commit {git_commit()}, {datetime.now().astimezone():%Y-%m-%d}); load average (1 min) "
+            f"{lat['load_before']:.1f} before and {lat['load_after']:.1f} after the fixed-rate phase{settings_note}\n"
             f"- Stack: registry and reporting as one process each, processing as {args.processing_replicas} "
             "process(es) in one consumer group; PostgreSQL (fsync on) and the local "
             "broker private to the run; the simulated province (docs/simulator.md) put into the registry over HTTP\n"
@@ -236,6 +265,7 @@ def main() -> None:
             f"(→ `resolved_at` stored by processing): p50 {lat['processing_p50_ms']:,.0f} ms, "
             f"p99 {lat['processing_p99_ms']:,.0f} ms\n"
             f"- Peak RSS: {rss}\n"
+            f"- CPU µs per event sent during the fixed-rate phase (each service's process): {cpu}\n"
             '- What limits it: processing\'s CPU per event ("Processing" sections: about 50 µs of CPU an event '
             "is the floor on this machine, ~100 µs for the whole service) on 2 cores that also run PostgreSQL, the "
             "broker, reporting and the producer. At 5,000 events/s processing runs close to its capacity here, so "

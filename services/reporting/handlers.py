@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from pydantic import ValidationError
 
 from services.reporting.adapters import registry_copy, repository
-from services.reporting.domain.assessment import AssessmentView, parse
+from services.reporting.domain.assessment import AssessmentView
 from services.reporting.domain.nonconformities import NcKey, nc_delta
 from services.reporting.domain.rollup import Delta, delta, merge, project_to_fields
 from shared import metrics
@@ -52,15 +50,24 @@ async def _dead_letter(ctx: ReportingContext, msg: RawMessage, reason: str, kind
         await ctx.publish_many(topic, [(msg.key or b"", dead_letter(msg, reason, kind))])
 
 
-def _reason(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON: {exc}"
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())) or '(message)'}: {e.get('msg')}"
-            for e in exc.errors()[:5]
-        )
-    return str(exc)[:500]
+def _reason(exc: ValidationError) -> str:
+    errors = exc.errors()
+    if errors and errors[0]["type"] == "json_invalid":
+        return f"not valid JSON: {errors[0].get('msg')}"
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ())) or '(message)'}: {e.get('msg')}" for e in errors[:5]
+    )
+
+
+def _read(value: bytes) -> tuple[AssessmentView, str]:
+    """The validated view and the message's text, from one pass over the bytes (issue #16 item 2).
+
+    pydantic parses the JSON and validates the fields reporting uses in one go (no stdlib ``json``
+    first); the text is stored as it came (``reporting.dossier_facts.assessment`` is cast to jsonb
+    by PostgreSQL), so the document is neither decoded to Python objects nor encoded again.
+    """
+    view = AssessmentView.model_validate_json(value)
+    return view, value.decode()
 
 
 async def handle_assessments(ctx: ReportingContext, values: Sequence[Incoming]) -> None:
@@ -71,12 +78,12 @@ async def handle_assessments(ctx: ReportingContext, values: Sequence[Incoming]) 
     (``assessment_rejected``); the rest of the batch is applied and committed.
     """
     started = time.perf_counter()
-    newest: dict[str, tuple[AssessmentView, dict[str, Any], RawMessage]] = {}
+    newest: dict[str, tuple[AssessmentView, str, RawMessage]] = {}
     for item in values:
         msg = _raw(item, ctx.compliance_topic)
         try:
-            a, doc = parse(msg.value)
-        except ValueError as exc:  # pydantic's ValidationError and JSON errors alike
+            a, doc = _read(msg.value)
+        except ValidationError as exc:  # bad JSON, not an object, or a field that does not validate
             await _dead_letter(ctx, msg, _reason(exc), "invalid_assessment")
             continue
         prior = newest.get(a.dossier_code)
@@ -88,7 +95,7 @@ async def handle_assessments(ctx: ReportingContext, values: Sequence[Incoming]) 
     metrics.MESSAGES_CONSUMED.labels("reporting", "compliance").inc(len(values))
 
 
-Newest = tuple[str, tuple[AssessmentView, dict[str, Any], RawMessage]]
+Newest = tuple[str, tuple[AssessmentView, str, RawMessage]]
 
 
 async def _apply_isolating(ctx: ReportingContext, items: Sequence[Newest]) -> None:
@@ -107,7 +114,7 @@ async def _apply_isolating(ctx: ReportingContext, items: Sequence[Newest]) -> No
 
 
 async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
-    fresh: list[tuple[AssessmentView, dict[str, Any]]] = []
+    fresh: list[tuple[AssessmentView, str]] = []
     async with ctx.pool.acquire() as conn, conn.transaction():
         current = await repository.current_facts(conn, [code for code, _ in items])
         procedures = {a.procedure_code for _, (a, _, _) in items}

@@ -860,3 +860,73 @@ async def test_page_numbers_and_offsets_past_postgresql_bigint_are_422_not_500(
     assert register.status_code == 422 and "offset" in register.text
     assert dossiers.status_code == 422 and "page" in dossiers.text
     assert last_page.status_code == 200  # the largest page is simply empty
+
+
+async def test_nonconformity_register_holds_each_dossiers_latest_assessment_field_by_field(
+    pool: asyncpg.Pool,
+) -> None:
+    """The register rows are what the latest message states (read by PostgreSQL from the stored
+    assessment): every field, in the message's order, defaults filled; a newer revision replaces
+    them, one without nonconformities empties them, an older one changes nothing."""
+    ctx = ReportingContext(pool, TZ)
+    await handle_registry_changes(ctx, REGISTRY_FIRST)
+    code = f"{COMMUNE_A}-250301-9901"
+
+    def msg(revision: int, ncs: tuple[dict[str, Any], ...]) -> bytes:
+        return assessment(
+            code, COMMUNE_A, "1.004845", revision, "pending_overdue", accepted=t(3), due=t(5), ncs=ncs
+        )
+
+    async def register() -> list[tuple[Any, ...]]:
+        rows = await pool.fetch(
+            "SELECT seq, agency_code, procedure_code, code, clause, status, detected_at, detail, "
+            "corrective_action FROM reporting.nonconformities WHERE dossier_code = $1 ORDER BY seq",
+            code,
+        )
+        return [tuple(r) for r in rows]
+
+    acted = {**nc("STEP_OVERDUE", t(6, 10, 30)), "status": "corrective_action", "corrective_action": "CA-7"}
+    await handle_assessments(ctx, [msg(1, (nc("OVERDUE", t(5, 17)), acted))])
+    assert await register() == [
+        (
+            0,
+            COMMUNE_A,
+            "1.004845",
+            "OVERDUE",
+            "8.7",
+            "open",
+            datetime(2025, 3, 5, 17, tzinfo=TZ),
+            "OVERDUE",
+            None,
+        ),
+        (
+            1,
+            COMMUNE_A,
+            "1.004845",
+            "STEP_OVERDUE",
+            "8.7",
+            "corrective_action",
+            datetime(2025, 3, 6, 10, 30, tzinfo=TZ),
+            "STEP_OVERDUE",
+            "CA-7",
+        ),
+    ]
+    no_detail = {k: v for k, v in nc("APOLOGY_MISSING", t(7)).items() if k != "detail"}
+    await handle_assessments(ctx, [msg(3, (no_detail,))])
+    assert await register() == [
+        (
+            0,
+            COMMUNE_A,
+            "1.004845",
+            "APOLOGY_MISSING",
+            "8.7",
+            "open",
+            datetime(2025, 3, 7, 9, tzinfo=TZ),
+            "",
+            None,
+        )
+    ]
+    await handle_assessments(ctx, [msg(2, (nc("OVERDUE", t(5, 17)),))])  # older: changes nothing
+    assert [r[3] for r in await register()] == ["APOLOGY_MISSING"]
+    await handle_assessments(ctx, [msg(4, ())])
+    assert await register() == []

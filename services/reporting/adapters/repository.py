@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
@@ -14,6 +13,12 @@ from services.reporting.domain.rollup import COUNTERS, Delta, Fact, FieldDelta
 from shared.db import Conn
 
 _PROCEDURE_LOCK_SPACE = 724_531_005  # advisory-lock namespace (int4): reporting × procedure
+
+
+_FACT_COLUMNS = (
+    "agency_code, procedure_code, channel, accepted_at, due_at, index_due_at, resolved_at, closed_at, "
+    "outcome, index_outcome, processing_working_days"
+)
 
 
 def to_fact(row: asyncpg.Record | AssessmentView) -> Fact:
@@ -58,10 +63,15 @@ async def lock_procedures(conn: Conn, codes: Sequence[str], *, exclusive: bool) 
 
     Event batches take shared locks (they run side by side); a field change takes the
     exclusive one, so no batch books counts under a field that is being moved away.
+    One statement for all of them, taken in code order (unnest keeps the array's order): no deadlocks.
     """
     fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    for code in sorted(set(codes)):
-        await conn.execute(f"SELECT {fn}($1, hashtext($2))", _PROCEDURE_LOCK_SPACE, code)
+    if codes:
+        await conn.execute(
+            f"SELECT {fn}($1, hashtext(c)) FROM unnest($2::text[]) AS c",
+            _PROCEDURE_LOCK_SPACE,
+            sorted(set(codes)),
+        )
 
 
 async def fields_of(conn: Conn, codes: Sequence[str]) -> dict[str, str]:
@@ -77,7 +87,9 @@ async def fields_of(conn: Conn, codes: Sequence[str]) -> dict[str, str]:
 async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, tuple[int, Fact, list[NcFact]]]:
     """Revision, fact and nonconformities of each known dossier, locked for this transaction."""
     rows = await conn.fetch(
-        "SELECT * FROM reporting.dossier_facts WHERE dossier_code = ANY($1::text[]) "
+        # the columns of a Fact only: not the stored assessment document (jsonb, decoded for nothing)
+        f"SELECT dossier_code, revision, {_FACT_COLUMNS} FROM reporting.dossier_facts "
+        "WHERE dossier_code = ANY($1::text[]) "
         "ORDER BY dossier_code FOR UPDATE",
         list(codes),
     )
@@ -94,7 +106,8 @@ async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, tuple[int
     return {r["dossier_code"]: (r["revision"], to_fact(r), by_code.get(r["dossier_code"], [])) for r in rows}
 
 
-async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, dict[str, Any]]]) -> None:
+async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) -> None:
+    """Each dossier's fact and its assessment (the message's JSON text, made jsonb by PostgreSQL)."""
     if not items:
         return
     views = [a for a, _ in items]
@@ -105,7 +118,7 @@ async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, dict[st
             processing_working_days, revision, assessment)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
             $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-            $12::timestamptz[], $13::float8[], $14::int[], $15::jsonb[])
+            $12::timestamptz[], $13::float8[], $14::int[], $15::text[]::jsonb[])
         ON CONFLICT (dossier_code) DO UPDATE SET
             agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
             channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
@@ -135,33 +148,32 @@ async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, dict[st
 
 
 async def replace_nonconformities(conn: Conn, items: Sequence[AssessmentView]) -> None:
-    """The register holds what each dossier's latest assessment states."""
+    """The register holds what each dossier's latest assessment states.
+
+    Call it after :func:`upsert_facts` in the same transaction: the rows are read by PostgreSQL
+    from the assessment just stored (``dossier_facts.assessment``, the message as validated by
+    :class:`AssessmentView`), so no nonconformity is encoded parameter by parameter.
+    """
     if not items:
         return
-    await conn.execute(
-        "DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])",
-        [a.dossier_code for a in items],
-    )
-    rows = [(a, i, nc) for a in items for i, nc in enumerate(a.nonconformities)]
-    if not rows:
+    codes = [a.dossier_code for a in items]
+    await conn.execute("DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])", codes)
+    if not any(a.nonconformities for a in items):
         return
     await conn.execute(
         """
         INSERT INTO reporting.nonconformities (dossier_code, seq, agency_code, procedure_code, code, clause,
             status, detected_at, detail, corrective_action)
-        SELECT * FROM unnest($1::text[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::timestamptz[], $9::text[], $10::text[])
+        SELECT f.dossier_code, (n.i - 1)::smallint, f.agency_code, f.procedure_code, n.e->>'code',
+            n.e->>'clause', coalesce(n.e->>'status', 'open'), (n.e->>'detected_at')::timestamptz,
+            coalesce(n.e->>'detail', ''), n.e->>'corrective_action'
+        FROM reporting.dossier_facts f
+        CROSS JOIN LATERAL jsonb_array_elements(
+            coalesce(f.assessment->'nonconformities', '[]'::jsonb)
+        ) WITH ORDINALITY AS n(e, i)
+        WHERE f.dossier_code = ANY($1::text[])
         """,
-        [a.dossier_code for a, _, _ in rows],
-        [i for _, i, _ in rows],
-        [a.agency_code for a, _, _ in rows],
-        [a.procedure_code for a, _, _ in rows],
-        [nc.code for _, _, nc in rows],
-        [nc.clause for _, _, nc in rows],
-        [nc.status for _, _, nc in rows],
-        [nc.detected_at for _, _, nc in rows],
-        [nc.detail for _, _, nc in rows],
-        [nc.corrective_action for _, _, nc in rows],
+        [a.dossier_code for a in items if a.nonconformities],
     )
 
 
