@@ -42,7 +42,7 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
         "SELECT dossier_code, nc_key, status FROM processing.nonconformities "
-        "WHERE dossier_code = ANY($1::text::text[])",
+        "WHERE dossier_code IN (SELECT unnest($1::text::text[]))",
         text_array(codes),
     )
     known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
@@ -98,7 +98,7 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     await conn.execute(
         """
         UPDATE processing.nonconformities n SET active = false
-        WHERE n.dossier_code = ANY($1::text::text[]) AND n.active
+        WHERE n.dossier_code IN (SELECT unnest($1::text::text[])) AND n.active
           AND NOT EXISTS (SELECT 1 FROM unnest($2::text::text[], $3::text::text[]) AS raised(d, k)
                           WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
         """,
