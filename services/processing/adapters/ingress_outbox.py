@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.processing.adapters.literals import text_array
 from shared.db import Conn
 
 
@@ -59,8 +58,8 @@ async def settle(conn: Conn, event_ids: Sequence[str]) -> None:
     """Forget the rows of events processing has stored or dead-lettered: they are safe."""
     if event_ids:
         await conn.execute(
-            "DELETE FROM processing.ingress_outbox WHERE event_id IN (SELECT unnest($1::text::text[]))",
-            text_array(event_ids),
+            "DELETE FROM processing.ingress_outbox WHERE event_id = ANY($1::text[])",
+            list(event_ids),
         )
 
 

@@ -6,11 +6,11 @@ asyncpg encodes a Python list bound to an array parameter element by element, wi
 the statement itself. Bound as one text and cast by the server (``$1::text::text[]``), the same
 array costs a ``str.join`` (0.04 µs an element).
 
-Use the cast where it is evaluated once: ``unnest($1::text::text[])`` in a ``FROM`` or
-``x IN (SELECT unnest($1::text::text[]))`` — never ``x = ANY($1::text::text[])``, whose cast the
-executor may evaluate again for every row it filters (the server parsed a 5,000-element literal per
-row: PostgreSQL's CPU per event went from 45 to 280 µs). docs/decisions.md, "Processing: validation
-once a day, arrays as literals".
+Used only where the cast is evaluated once, as ``unnest($1::text::text[])`` in a ``FROM`` (the
+columns of an upsert). A filter keeps a list (``x = ANY($1::text[])``): as a literal there the
+executor may cast it again for every row it filters (PostgreSQL's CPU per event went from 45 to
+280 µs), and as ``x IN (SELECT unnest(…))`` the server spent more than the client saved.
+docs/decisions.md, "Processing: validation once a day, arrays as literals".
 """
 
 from __future__ import annotations

@@ -42,8 +42,8 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
         "SELECT dossier_code, nc_key, status FROM processing.nonconformities "
-        "WHERE dossier_code IN (SELECT unnest($1::text::text[]))",
-        text_array(codes),
+        "WHERE dossier_code = ANY($1::text[])",
+        codes,
     )
     known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
     merged: list[DossierAssessment] = []
@@ -98,11 +98,11 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     await conn.execute(
         """
         UPDATE processing.nonconformities n SET active = false
-        WHERE n.dossier_code IN (SELECT unnest($1::text::text[])) AND n.active
+        WHERE n.dossier_code = ANY($1::text[]) AND n.active
           AND NOT EXISTS (SELECT 1 FROM unnest($2::text::text[], $3::text::text[]) AS raised(d, k)
                           WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
         """,
-        text_array(codes),
+        codes,
         text_array([u[0] for u in upsert]),
         text_array([u[1] for u in upsert]),
     )

@@ -31,8 +31,8 @@ async def insert_events(
     for i, e in enumerate(events):
         first.setdefault(e.event_id, i)
     known = await conn.fetch(
-        "SELECT event_id FROM processing.events WHERE event_id IN (SELECT unnest($1::text::text[]))",
-        text_array(list(first)),
+        "SELECT event_id FROM processing.events WHERE event_id = ANY($1::text[])",
+        list(first),
     )
     for r in known:
         del first[r["event_id"]]
@@ -79,8 +79,8 @@ def _copy_text(value: str) -> str:
 async def fold_tokens(conn: Conn, dossier_codes: Sequence[str]) -> dict[str, int | None]:
     """The fold token each dossier's stored assessment has (absent: no assessment stored yet)."""
     rows = await conn.fetch(
-        "SELECT dossier_code, fold_token FROM processing.dossiers WHERE dossier_code IN (SELECT unnest($1::text::text[]))",
-        text_array(dossier_codes),
+        "SELECT dossier_code, fold_token FROM processing.dossiers WHERE dossier_code = ANY($1::text[])",
+        list(dossier_codes),
     )
     return {r["dossier_code"]: r["fold_token"] for r in rows}
 
@@ -97,9 +97,9 @@ async def load_histories(
     rows = await conn.fetch(
         """
         SELECT dossier_code, body::text AS body FROM processing.events
-        WHERE dossier_code IN (SELECT unnest($1::text::text[])) AND event_id NOT IN (SELECT unnest($2::text::text[]))
+        WHERE dossier_code = ANY($1::text[]) AND event_id NOT IN (SELECT unnest($2::text::text[]))
         """,
-        text_array(dossier_codes),
+        list(dossier_codes),
         text_array(known),
     )
     for r in rows:
@@ -293,15 +293,15 @@ async def affected_dossiers(conn: Conn, applied: Applied, after: str, limit: int
 async def delete_events(conn: Conn, event_ids: Sequence[str]) -> None:
     """Remove events stored earlier in this transaction (their dossier could not be assessed)."""
     await conn.execute(
-        "DELETE FROM processing.events WHERE event_id IN (SELECT unnest($1::text::text[]))",
-        text_array(event_ids),
+        "DELETE FROM processing.events WHERE event_id = ANY($1::text[])",
+        list(event_ids),
     )
 
 
 async def retry_later(conn: Conn, dossier_codes: Sequence[str], at: datetime) -> None:
     """Set the dossiers' timer to ``at``: a re-assessment that failed is tried again then, not in a loop."""
     await conn.execute(
-        "UPDATE processing.dossiers SET next_deadline = $2 WHERE dossier_code IN (SELECT unnest($1::text::text[]))",
-        text_array(dossier_codes),
+        "UPDATE processing.dossiers SET next_deadline = $2 WHERE dossier_code = ANY($1::text[])",
+        list(dossier_codes),
         at,
     )
