@@ -123,8 +123,8 @@ LAW_ENTITIES = ("calendar_override", "legal_profile")
 def _lock_keys(events: Sequence[DossierEvent]) -> list[str]:
     return (
         [LAW_KEY]
-        + [f"procedure:{e.procedure_code}" for e in events]
-        + [f"agency:{e.agency_code}" for e in events]
+        + [f"procedure:{p}" for p in {e.procedure_code for e in events}]
+        + [f"agency:{a}" for a in {e.agency_code for e in events}]
     )
 
 
@@ -251,10 +251,10 @@ async def _store_and_assess(ctx: ProcessingContext, items: Sequence[_Valid]) -> 
             )
             metrics.ASSESSMENT_FAILURES.labels("events").inc(len(failed))
     processed = Counter(
-        e.event_type.value for e in events if e.event_id in new_ids and e.dossier_code not in failed
+        e.event_type for e in events if e.event_id in new_ids and e.dossier_code not in failed
     )
     for event_type, n in processed.items():
-        metrics.EVENTS_PROCESSED.labels(event_type).inc(n)
+        metrics.EVENTS_PROCESSED.labels(event_type.value).inc(n)
     await publish(ctx, outgoing)
     return removed
 
@@ -507,6 +507,30 @@ async def _refresh_law(ctx: ProcessingContext, conn: Conn) -> None:
         ctx.profiles.refresh(await registry_copy.legal_profiles(conn), overrides)
 
 
+async def _affected(
+    ctx: ProcessingContext, conn: Conn, applied: registry_copy.Applied, after: str
+) -> list[str]:
+    """A page of the dossiers ``applied`` concerns, after code ``after``."""
+    if applied.entity == "legal_profile" and ctx.profiles is not None:
+        code = applied.entity_id.split("|")[0]
+        is_default = code == ctx.profiles.default_code
+        return await registry_copy.dossiers_judged_by(conn, code, is_default, after, CHUNK)
+    return await repository.affected_dossiers(conn, applied, after, CHUNK)
+
+
+async def _mark_affected_due(
+    ctx: ProcessingContext, conn: Conn, applied: registry_copy.Applied, now: datetime
+) -> None:
+    after = ""
+    while True:
+        chunk = await _affected(ctx, conn, applied, after)
+        if chunk:
+            await repository.retry_later(conn, chunk, now)
+        if len(chunk) < CHUNK:
+            return
+        after = chunk[-1]
+
+
 async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) -> None:
     lock = {
         "procedure": f"procedure:{change.entity_id}",
@@ -529,6 +553,10 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
                     # a batch assessing with the old data finishes first, or sees the new data
                     await repository.lock_keys(conn, [lock], exclusive=True)
                 applied = await registry_copy.apply_change(conn, change)
+                if applied is not None:
+                    # due now, in the change's transaction: if this process dies before it has
+                    # re-assessed them all below, the timers do it (the change is not applied twice)
+                    await _mark_affected_due(ctx, conn, applied, ctx.clock())
             if applied is not None and law:
                 await _refresh_law(ctx, conn)
         finally:
@@ -539,12 +567,7 @@ async def apply_registry_change(ctx: ProcessingContext, change: RegistryChange) 
     after = ""
     while True:
         async with ctx.pool.acquire() as conn:
-            if applied.entity == "legal_profile" and ctx.profiles is not None:
-                code = applied.entity_id.split("|")[0]
-                is_default = code == ctx.profiles.default_code
-                chunk = await registry_copy.dossiers_judged_by(conn, code, is_default, after, CHUNK)
-            else:
-                chunk = await repository.affected_dossiers(conn, applied, after, CHUNK)
+            chunk = await _affected(ctx, conn, applied, after)
         if chunk:
             # a dossier the engine fails on keeps its last assessment and is retried by its timer
             await _reassess_isolating(ctx, chunk, ctx.clock(), "registry")

@@ -9,8 +9,9 @@ on the bytes before decoding (:class:`ContractLimits`).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
@@ -94,12 +95,32 @@ def contract_limits() -> ContractLimits:
     return _limits
 
 
+# The window of the day, (limits, earliest, latest, until): ``date.today()`` and ``latest`` cost more
+# than the rest of an event's checks, so they are computed once a day (``until``: the next local
+# midnight as a POSIX time; a clock set back, or other limits, compute them again).
+_window: tuple[ContractLimits, date, date, float, float] | None = None
+
+
+def _window_of_today() -> tuple[date, date]:
+    global _window
+    now = time.time()
+    w = _window
+    if w is None or w[0] is not _limits or not w[3] <= now < w[4]:
+        today = date.today()
+        since = datetime.combine(today, datetime.min.time()).timestamp()
+        until = datetime.combine(today + timedelta(days=1), datetime.min.time()).timestamp()
+        w = _window = (_limits, _limits.earliest, _limits.latest(today), since, until)
+        if not since <= now < until:  # the day turned between the two readings: not kept
+            _window = None
+    return w[1], w[2]
+
+
 def _in_window(value: datetime) -> datetime:
     day = value.date()
-    latest = _limits.latest(date.today())
-    if not _limits.earliest <= day <= latest:
+    earliest, latest = _window_of_today()
+    if not earliest <= day <= latest:
         raise ValueError(
-            f"must lie between {_limits.earliest.isoformat()} and {latest.isoformat()} "
+            f"must lie between {earliest.isoformat()} and {latest.isoformat()} "
             f"(got {day.isoformat()}); check the year"
         )
     return value
@@ -391,10 +412,15 @@ def check_message_bounds(data: bytes) -> None:
         raise message_error("(message)", depth_reason(limits.max_depth), data)
 
 
+# the core validator itself: TypeAdapter.validate_json adds a Python layer to every call
+_validate_json = dossier_event_adapter.validator.validate_json
+
+
 def validate_event_json(data: bytes) -> DossierEvent:
     """Validate one event's JSON bytes strictly: no number for a date, no boolean for a number,
     no number for a text (raises ``pydantic.ValidationError``). Bounds are not checked here."""
-    return dossier_event_adapter.validate_json(data, strict=True)
+    event: DossierEvent = _validate_json(data, strict=True)
+    return event
 
 
 def parse_dossier_event(raw: bytes | str) -> DossierEvent:
@@ -403,10 +429,14 @@ def parse_dossier_event(raw: bytes | str) -> DossierEvent:
     Size and nesting are checked before decoding; NUL characters are refused; types are strict.
     """
     data = raw.encode() if isinstance(raw, str) else raw
-    check_message_bounds(data)
+    limits = _limits
+    # check_message_bounds, inlined for the usual event (small, with fewer brackets than levels)
+    if len(data) > limits.max_bytes or data.count(b"{") + data.count(b"[") > limits.max_depth:
+        check_message_bounds(data)
     if b"\\u0000" in data and _NUL.search(data):
         raise message_error("(message)", "a text contains the NUL character (\\u0000); remove it", data)
-    return validate_event_json(data)
+    event: DossierEvent = _validate_json(data, strict=True)
+    return event
 
 
 def occurred_order(event: DossierEvent) -> tuple[float, str]:

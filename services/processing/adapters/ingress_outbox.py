@@ -58,7 +58,8 @@ async def settle(conn: Conn, event_ids: Sequence[str]) -> None:
     """Forget the rows of events processing has stored or dead-lettered: they are safe."""
     if event_ids:
         await conn.execute(
-            "DELETE FROM processing.ingress_outbox WHERE event_id = ANY($1::text[])", list(event_ids)
+            "DELETE FROM processing.ingress_outbox WHERE event_id = ANY($1::text[])",
+            list(event_ids),
         )
 
 

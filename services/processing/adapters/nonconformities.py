@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from services.processing.adapters.literals import text_array, timestamptz_array
 from services.processing.adapters.repository import lock_dossiers
 from shared.contracts import DossierAssessment, NonconformityRecord
 from shared.db import Conn
@@ -40,7 +41,8 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     """Record every finding of ``items`` and return the assessments with current statuses."""
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
-        "SELECT dossier_code, nc_key, status FROM processing.nonconformities WHERE dossier_code = ANY($1::text[])",
+        "SELECT dossier_code, nc_key, status FROM processing.nonconformities "
+        "WHERE dossier_code = ANY($1::text[])",
         codes,
     )
     known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
@@ -80,25 +82,29 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
             INSERT INTO processing.nonconformities AS n (dossier_code, nc_key, code, agency_code, procedure_code,
                 clause, detected_at, evidence, detail, active)
             SELECT d, k, c, a, p, cl, t, ARRAY(SELECT jsonb_array_elements_text(ev::jsonb)), dt, true
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                        $7::timestamptz[], $8::text[], $9::text[]) AS u(d, k, c, a, p, cl, t, ev, dt)
+            FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                        $5::text::text[], $6::text::text[], $7::text::timestamptz[], $8::text::text[],
+                        $9::text::text[]) AS u(d, k, c, a, p, cl, t, ev, dt)
             ON CONFLICT (dossier_code, nc_key) DO UPDATE SET clause = EXCLUDED.clause,
                 detected_at = EXCLUDED.detected_at, evidence = EXCLUDED.evidence, detail = EXCLUDED.detail,
                 active = true
             """,
-            *cols,
+            *[text_array(c) for c in cols[:6]],  # arrays as literals: adapters/literals.py
+            timestamptz_array(cols[6]),
+            text_array(cols[7]),
+            text_array(cols[8]),
         )
     # findings the engine no longer raises stay in the register, marked inactive
     await conn.execute(
         """
         UPDATE processing.nonconformities n SET active = false
         WHERE n.dossier_code = ANY($1::text[]) AND n.active
-          AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS raised(d, k)
+          AND NOT EXISTS (SELECT 1 FROM unnest($2::text::text[], $3::text::text[]) AS raised(d, k)
                           WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
         """,
         codes,
-        [u[0] for u in upsert],
-        [u[1] for u in upsert],
+        text_array([u[0] for u in upsert]),
+        text_array([u[1] for u in upsert]),
     )
     return merged
 
