@@ -175,6 +175,8 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
     for name, info in cls.__pydantic_fields__.items():
         if info.alias not in (None, name) or info.validation_alias not in (None, name):
             raise TypeError(f"{cls.__name__}.{name} has an alias: use pydantic's own model_construct")
+        if info.default_factory is not None:  # one default object would be shared by every model
+            raise TypeError(f"{cls.__name__}.{name} has a default factory: use pydantic's own model_construct")
         template[name] = _REQUIRED if info.is_required() else info.get_default(call_default_factory=True)
     required = frozenset(name for name, value in template.items() if value is _REQUIRED)
     count = len(template)

@@ -135,3 +135,16 @@ def test_a_wrong_or_missing_name_is_refused_not_kept() -> None:
         new_nonconformity(code="LATE", detail="x")
     with pytest.raises(TypeError, match="unknown"):
         new_control_slip_row(**row_values(), due=Decimal(1))
+
+
+def test_a_model_whose_default_is_made_per_instance_is_refused() -> None:
+    from pydantic import BaseModel, Field
+
+    from shared.contracts.compliance import trusted_constructor
+
+    class WithList(BaseModel):
+        items: list[str] = Field(default_factory=list)
+
+    # one prepared default list would be shared by every model built: the constructor refuses
+    with pytest.raises(TypeError, match="default factory"):
+        trusted_constructor(WithList)
