@@ -47,6 +47,13 @@ EVENTS_DUPLICATE = Counter(
 # assessment; "refolded": it was folded again from all of its stored events (not kept, kept for
 # another state, or an event older than the last one).
 FOLDS = Counter("tthc_dossier_folds_total", "dossier histories folded for an assessment, by how", ["how"])
+# The fold store (TTHC_FOLD_STORE_EVENTS): about 1.9 KB of memory an event kept (docs/benchmarks.md).
+FOLD_STORE_EVENTS = Gauge(
+    "tthc_fold_store_events", "events held by the open dossiers' folds kept in memory between batches"
+)
+FOLD_STORE_DOSSIERS = Gauge(
+    "tthc_fold_store_dossiers", "open dossiers whose fold is kept in memory between batches"
+)
 NONCONFORMITIES_RAISED = Counter("tthc_nonconformities_raised_total", "nonconformities raised", ["code"])
 ASSESSMENTS_PUBLISHED = Counter(
     "tthc_assessments_published_total", "dossier assessments published on the compliance topic"

@@ -71,7 +71,7 @@ def create_app(settings: ProcessingSettings | None = None) -> FastAPI:
             dlq_topic=Topics.dlq(settings.topics.dossier_events),
             retry_failed_after_s=settings.assessment_retry_s,
             registry_dlq_topic=Topics.dlq(settings.topics.registry),
-            folds=FoldStore(settings.fold_store_dossiers),
+            folds=FoldStore(settings.fold_store_events),
         )
         app.state.ctx = ctx
 

@@ -25,6 +25,7 @@ from services.processing.domain.engine import ClockRules, Evaluation, evaluate
 from services.processing.domain.forecast import RemainingTimes
 from services.processing.domain.history import Fold, fold_more
 from services.processing.domain.legal_profile import LegalProfiles, judging_date
+from services.processing.settings import ProcessingSettings
 from shared import metrics
 from shared.calendar import WorkingCalendar
 from shared.contracts import DossierAssessment, RegistryChange
@@ -67,6 +68,8 @@ class Outgoing:
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(datetime)
 _MAYBE_INSTANT: TypeAdapter[datetime | None] = TypeAdapter(datetime | None)
+# the settings' default (one place): a context made without the settings (tests, benches) keeps as much
+_FOLD_STORE_EVENTS: int = ProcessingSettings.model_fields["fold_store_events"].default
 
 
 def compliance_message(assessment: DossierAssessment, stored: str, revision: int) -> bytes:
@@ -101,8 +104,8 @@ class ProcessingContext:
     registry_dlq_topic: str = "tthc.registry.v1.dlq"
     profiles: LegalProfiles | None = None  # legal profiles; None: every dossier on calendar and rules
     forecast_model: RemainingTimes | None = None  # the at-risk model (dự báo trễ hạn); None: no warning
-    # open dossiers' folds kept between batches (bounded: memory stays flat as dossiers grow)
-    folds: FoldStore = field(default_factory=lambda: FoldStore(20_000))
+    # open dossiers' folds kept between batches, bounded by the events they hold (TTHC_FOLD_STORE_EVENTS)
+    folds: FoldStore = field(default_factory=lambda: FoldStore(_FOLD_STORE_EVENTS))
     registry: RegistryView = field(default_factory=RegistryView)  # the registry copy as domain objects
 
 
@@ -330,6 +333,8 @@ async def reassess(
     for a, token in zip(merged, tokens, strict=True):
         # valid only once this transaction commits: until then the table holds the old token
         ctx.folds.put(a.dossier_code, token, folds[a.dossier_code])
+    metrics.FOLD_STORE_EVENTS.set(ctx.folds.events)
+    metrics.FOLD_STORE_DOSSIERS.set(len(ctx.folds))
     return [
         Outgoing(
             a.dossier_code,

@@ -57,12 +57,14 @@ class ProcessingSettings(CommonSettings):
         description="a dossier whose re-assessment by a timer or a registry change failed is tried again this "
         "much later (its events, when an event batch failed on it, are dead-lettered as assessment_failed)",
     )
-    fold_store_dossiers: int = Field(
-        default=20_000,
+    fold_store_events: int = Field(
+        default=80_000,
         ge=0,
-        description="open dossiers whose folded history is kept in memory between batches, so a batch folds "
-        "only their new events (about 1.9 KB an event, docs/benchmarks.md); 0: every batch folds its dossiers "
-        "again from their stored events",
+        description="events held in all by the folded histories of open dossiers kept in memory between "
+        "batches, so a batch folds only their new events: about 1.9 KB an event (docs/benchmarks.md), so "
+        "the default keeps the store near 150 MiB; the least recently used dossiers go out first, and a "
+        "dossier with more events than this alone is not kept. 0: every batch folds its dossiers again "
+        "from their stored events",
     )
     forecast_enabled: bool = Field(
         default=True,

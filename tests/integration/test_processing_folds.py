@@ -117,3 +117,38 @@ async def test_copy_stores_each_body_as_sent_once(database: str) -> None:
         await pool.close()
     assert [r["event_id"] for r in rows] == [e["event_id"] for e in events]
     assert [r["body"] for r in rows] == events
+
+
+def gauge(name: str) -> float | None:
+    return REGISTRY.get_sample_value(name)
+
+
+async def test_the_fold_store_keeps_folds_within_its_event_budget_and_exports_what_it_holds(
+    database: str,
+) -> None:
+    events = dossier_events(4, start=START)  # per dossier: accepted, step, resolved, returned
+    outbox = Outbox()
+    pool = await create_pool(database)
+    try:
+        ctx = context(pool, outbox, NOW)
+        ctx.folds = FoldStore(max_events=5)
+        await apply_registry_change(ctx, RegistryChange.model_validate(procedure_change(days=2)))
+        await handle_event_batch(ctx, messages(of_kind(events, "-a")))  # 4 open dossiers of 1 event
+        assert (len(ctx.folds), ctx.folds.events) == (4, 4)
+        assert (gauge("tthc_fold_store_dossiers"), gauge("tthc_fold_store_events")) == (4, 4)
+        await handle_event_batch(ctx, messages(of_kind(events, "-s")))  # 2 events each: 2 dossiers fit
+        assert (len(ctx.folds), ctx.folds.events) == (2, 4)
+        assert (gauge("tthc_fold_store_dossiers"), gauge("tthc_fold_store_events")) == (2, 4)
+        continued, again = folds("continued"), folds("refolded")
+        await handle_event_batch(ctx, messages(of_kind(events, "-r")))
+        # the two kept were continued, the two evicted folded again from their stored events
+        assert (folds("continued") - continued, folds("refolded") - again) == (2, 2)
+        incremental = await stored(pool)
+        cold = context(pool, outbox, NOW)
+        cold.folds = FoldStore(0)
+        async with pool.acquire() as conn, conn.transaction():
+            await reassess(conn, cold, sorted(incremental))
+        assert await stored(pool) == incremental  # the same assessments, kept or evicted
+        assert (gauge("tthc_fold_store_dossiers"), gauge("tthc_fold_store_events")) == (0, 0)
+    finally:
+        await pool.close()

@@ -93,7 +93,7 @@ def test_the_fold_store_keeps_a_fold_only_for_the_token_it_was_stored_with() -> 
     d.accepted(at(2025, 3, 3, 8))
     state = fold_more(None, d.events)
     assert state is not None
-    store = FoldStore(capacity=2)
+    store = FoldStore(max_events=2)
     store.put("A", 11, state)
     assert store.get("A", 11) is state
     assert store.get("A", 12) is None  # another transaction or replica stored the dossier since
@@ -102,3 +102,63 @@ def test_the_fold_store_keeps_a_fold_only_for_the_token_it_was_stored_with() -> 
     store.get("A", 11)  # A used last: B goes first
     store.put("C", 1, state)
     assert len(store) == 2 and store.get("B", 1) is None and store.get("A", 11) is state
+
+
+def open_fold(serial: str, events: int) -> Fold:
+    """An open dossier's fold of ``events`` events: accepted, then steps."""
+    d = Dossier(serial)
+    d.accepted(at(2025, 3, 3, 8))
+    for i in range(events - 1):
+        d.step(at(2025, 3, 3, 9 + i % 8), f"B{i}", "UBND")
+    state = fold_more(None, d.events)
+    assert state is not None and len(state) == events
+    return state
+
+
+def test_the_fold_store_is_bounded_by_the_events_its_folds_hold_not_by_dossiers() -> None:
+    store = FoldStore(max_events=10)
+    store.put("A", 1, open_fold("0001", 4))
+    store.put("B", 1, open_fold("0002", 4))
+    assert (len(store), store.events) == (2, 8)
+    store.get("A", 1)  # A used last: B goes first
+    store.put("C", 1, open_fold("0003", 3))  # 11 events: B out
+    assert (len(store), store.events) == (2, 7)
+    assert store.get("B", 1) is None and store.get("A", 1) is not None and store.get("C", 1) is not None
+    # a dossier's fold put again (a new batch) counts once, with its new size
+    store.put("A", 2, open_fold("0001", 6))  # 6 + 3 = 9 events
+    assert (len(store), store.events) == (2, 9)
+    # many small folds: as many dossiers as the budget's events allows, whatever their count
+    many = FoldStore(max_events=10)
+    for i in range(25):
+        many.put(f"D{i}", 1, open_fold("0004", 1))
+    assert (len(many), many.events) == (10, 10)
+    assert [many.get(f"D{i}", 1) is not None for i in range(25)] == [False] * 15 + [True] * 10
+
+
+def test_a_fold_alone_above_the_budget_is_not_kept_and_evicts_nothing() -> None:
+    store = FoldStore(max_events=5)
+    store.put("A", 1, open_fold("0001", 2))
+    store.put("B", 1, open_fold("0002", 6))
+    assert store.get("B", 1) is None
+    assert store.get("A", 1) is not None and (len(store), store.events) == (1, 2)
+    # a kept dossier that grew past the budget goes out, its events with it
+    store.put("A", 2, open_fold("0001", 7))
+    assert store.get("A", 2) is None and (len(store), store.events) == (0, 0)
+
+
+def test_discarded_and_finished_folds_give_back_their_events() -> None:
+    store = FoldStore(max_events=100)
+    store.put("A", 1, open_fold("0001", 5))
+    store.put("B", 1, open_fold("0002", 3))
+    store.discard("A")
+    store.discard("nobody")
+    assert (len(store), store.events) == (1, 3)
+    d = Dossier("0002")
+    d.accepted(at(2025, 3, 3, 8))
+    d.resolved(at(2025, 3, 4, 8))
+    d.returned(at(2025, 3, 4, 9))
+    done = fold_more(None, d.events)
+    assert done is not None and done.finished
+    store.put("B", 2, done)  # finished: nothing more will come, not kept
+    assert (len(store), store.events) == (0, 0)
+    assert FoldStore(max_events=0).events == 0

@@ -23,12 +23,14 @@ def new_token() -> int:
 
 
 class FoldStore:
-    """At most ``capacity`` folds by dossier code, each with the token it is valid for."""
+    """Folds by dossier code, each with the token it is valid for, holding at most ``max_events``
+    events in all (``TTHC_FOLD_STORE_EVENTS``); 0 keeps nothing."""
 
-    def __init__(self, capacity: int) -> None:
-        if capacity < 0:
-            raise ValueError(f"fold store capacity must be 0 or more, got {capacity}")
-        self.capacity = capacity
+    def __init__(self, max_events: int) -> None:
+        if max_events < 0:
+            raise ValueError(f"fold store budget must be 0 or more events, got {max_events}")
+        self.max_events = max_events
+        self.events = 0  # the sum of the kept folds' events
         self._folds: OrderedDict[str, tuple[int, Fold]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -43,13 +45,17 @@ class FoldStore:
         return kept[1]
 
     def put(self, dossier_code: str, token: int, fold: Fold) -> None:
-        if not self.capacity or fold.finished:
-            self._folds.pop(dossier_code, None)
+        self.discard(dossier_code)
+        size = len(fold)
+        if fold.finished or size > self.max_events:
             return
         self._folds[dossier_code] = (token, fold)
-        self._folds.move_to_end(dossier_code)
-        while len(self._folds) > self.capacity:
-            self._folds.popitem(last=False)
+        self.events += size
+        while self.events > self.max_events:
+            _, (_, out) = self._folds.popitem(last=False)
+            self.events -= len(out)
 
     def discard(self, dossier_code: str) -> None:
-        self._folds.pop(dossier_code, None)
+        kept = self._folds.pop(dossier_code, None)
+        if kept is not None:
+            self.events -= len(kept[1])
