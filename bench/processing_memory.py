@@ -1,13 +1,14 @@
 """Processing's memory as open dossiers grow: RSS at 10k … 1 M open dossiers (issue #16 target).
 
 In process, like ``bench.processing_handler``: ``handle_event_batch`` with real PostgreSQL (fsync
-on), no broker. Each dossier gets two events (``dossier.submitted`` then ``dossier.accepted``) and
-nothing more, so every dossier stays open; batches of ``--batch`` events (a dossier's two events in
-the same batch, dossiers in order). The process RSS (psutil, after a full garbage collection) is
+on), no broker. Each dossier gets two events (``dossier.submitted`` then ``dossier.accepted``) and,
+with ``--events-per-dossier N``, N − 2 ``dossier.step_completed`` after them, and nothing more, so every
+dossier stays open; batches of ``--batch`` events (a dossier's events in the same batch, dossiers in
+order). The process RSS (psutil, after a full garbage collection) is
 recorded at each checkpoint, and ``tracemalloc`` runs from the second-to-last checkpoint to the end,
 so its top allocators are what the last stretch of open dossiers left behind in memory.
 
-    .venv/bin/python -m bench.processing_memory --dossiers 1000000 [--write]
+    .venv/bin/python -m bench.processing_memory --dossiers 1000000 [--events-per-dossier 2] [--write]
 
 The event bytes are made from a template (no pydantic, no json.dumps), so generating them costs
 little beside the handler.
@@ -33,6 +34,7 @@ import psutil
 
 from bench.common import git_commit, write_section
 from bench.processing import AGENCIES, PROCEDURES
+from services.processing.adapters.folds import FoldStore
 from services.processing.domain.engine import ClockRules
 from services.processing.handlers import (
     ProcessingContext,
@@ -54,8 +56,16 @@ _TEMPLATE = (
 )
 
 
-def events(first: int, last: int) -> list[RawMessage]:
-    """The two events (submitted, accepted) of dossiers ``first`` … ``last - 1``."""
+_STEP = (
+    '{"event_id":"%s-%d","event_type":"dossier.step_completed","occurred_at":"%s","source":"bench",'
+    '"dossier_code":"%s","agency_code":"%s","procedure_code":"%s",'
+    '"payload":{"step_code":"B%d","from_unit":"%s"}}'
+)
+
+
+def events(first: int, last: int, per_dossier: int = 2) -> list[RawMessage]:
+    """The events of dossiers ``first`` … ``last - 1``: submitted, accepted, then
+    ``per_dossier - 2`` steps a minute apart."""
     out: list[RawMessage] = []
     for i in range(first, last):
         agency = AGENCIES[i % len(AGENCIES)]
@@ -85,6 +95,13 @@ def events(first: int, last: int) -> list[RawMessage]:
                 2 * i + 1,
             )
         )
+        for k in range(2, per_dossier):
+            when = (accepted + timedelta(minutes=k)).isoformat()
+            out.append(
+                RawMessage(
+                    key, (_STEP % (i, k, when, d, agency, code, k, agency)).encode(), "e", 0, 2 * i + k
+                )
+            )
     return out
 
 
@@ -94,7 +111,13 @@ def rss_mib(proc: psutil.Process) -> float:
 
 
 async def run(
-    dsn: str, dossiers: int, batch: int, checkpoints: Sequence[int], db: psutil.Process, trace_last: int
+    dsn: str,
+    dossiers: int,
+    batch: int,
+    checkpoints: Sequence[int],
+    db: psutil.Process,
+    trace_last: int,
+    per_dossier: int = 2,
 ) -> dict[str, object]:
     await migrate_all(dsn)
     pool = await create_pool(dsn)
@@ -115,7 +138,7 @@ async def run(
         dlq_topic="dlq",
         clock=lambda: START + timedelta(seconds=20 * done),  # "now" moves with the stream, as live
     )
-    ctx.folds.capacity = settings.fold_store_dossiers  # as the service sets it (TTHC_FOLD_STORE_DOSSIERS)
+    ctx.folds = FoldStore(settings.fold_store_events)  # as the service sets it (TTHC_FOLD_STORE_EVENTS)
     for code, days in PROCEDURES:
         change = {
             "entity": "procedure",
@@ -133,7 +156,7 @@ async def run(
     rows: list[dict[str, float]] = []
     baseline = rss_mib(me)
     trace_from = max(0, dossiers - trace_last)
-    per_dossier_batch = max(1, batch // 2)
+    per_dossier_batch = max(1, batch // per_dossier)
     cpu0, db0, wall0 = time.process_time(), _cpu(db), time.perf_counter()
     try:
         for mark in checkpoints:
@@ -142,21 +165,23 @@ async def run(
                     gc.collect()
                     tracemalloc.start(1)
                 upto = min(mark, done + per_dossier_batch, trace_from if done < trace_from else mark)
-                await handle_event_batch(ctx, events(done, upto))
+                await handle_event_batch(ctx, events(done, upto, per_dossier))
                 done = upto
             rows.append(
                 {
                     "open": done,
                     "rss": rss_mib(me),
                     "folds": len(ctx.folds),
-                    "cpu_us": (time.process_time() - cpu0) / (2 * done) * 1e6,
-                    "db_cpu_us": (_cpu(db) - db0) / (2 * done) * 1e6,
+                    "fold_events": ctx.folds.events,
+                    "cpu_us": (time.process_time() - cpu0) / (per_dossier * done) * 1e6,
+                    "db_cpu_us": (_cpu(db) - db0) / (per_dossier * done) * 1e6,
                     "wall": time.perf_counter() - wall0,
                 }
             )
             r = rows[-1]
             print(
-                f"{done:>9,} open dossiers: RSS {r['rss']:.0f} MiB, folds kept {r['folds']:,.0f}, "
+                f"{done:>9,} open dossiers: RSS {r['rss']:.0f} MiB, folds kept {r['folds']:,.0f} "
+                f"({r['fold_events']:,.0f} events), "
                 f"handler {r['cpu_us']:.1f} µs CPU/event, {r['wall']:.0f} s",
                 flush=True,
             )
@@ -189,7 +214,7 @@ async def run(
         "published": published,
         "open_rows": open_rows,
         "timers": timers,
-        "fold_capacity": ctx.folds.capacity,
+        "fold_budget": ctx.folds.max_events,
     }
 
 
@@ -214,7 +239,10 @@ def _cpu(proc: psutil.Process) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dossiers", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=10_000, help="events per handler batch (2 per dossier)")
+    ap.add_argument("--batch", type=int, default=10_000, help="events per handler batch")
+    ap.add_argument(
+        "--events-per-dossier", type=int, default=2, help="submitted, accepted, then steps (2 or more)"
+    )
     ap.add_argument(
         "--trace-last", type=int, default=50_000, help="tracemalloc over the last N dossiers (0: not at all)"
     )
@@ -226,7 +254,15 @@ def main() -> None:
     try:
         assert pg.proc is not None
         res = asyncio.run(
-            run(pg.dsn, args.dossiers, args.batch, checkpoints, psutil.Process(pg.proc.pid), args.trace_last)
+            run(
+                pg.dsn,
+                args.dossiers,
+                args.batch,
+                checkpoints,
+                psutil.Process(pg.proc.pid),
+                args.trace_last,
+                max(2, args.events_per_dossier),
+            )
         )
     finally:
         pg.stop()
@@ -244,7 +280,7 @@ def _body(args: argparse.Namespace, res: dict[str, object]) -> str:
     rows = res["rows"]
     assert isinstance(rows, list)
     table = "\n".join(
-        f"| {r['open']:,} | {r['rss']:.0f} | {r['folds']:,.0f} | {r['cpu_us']:.1f} | {r['db_cpu_us']:.1f} | {r['wall']:.0f} |"
+        f"| {r['open']:,} | {r['rss']:.0f} | {r['folds']:,.0f} ({r['fold_events']:,.0f} events) | {r['cpu_us']:.1f} | {r['db_cpu_us']:.1f} | {r['wall']:.0f} |"
         for r in rows
     )
     last = rows[-1]["rss"]
@@ -254,8 +290,9 @@ def _body(args: argparse.Namespace, res: dict[str, object]) -> str:
         f"- Command: `.venv/bin/python -m bench.processing_memory --dossiers {args.dossiers} --write` "
         f"(commit {git_commit()}); load average {os.getloadavg()[0]:.1f} at the end\n"
         f"- In process: `handle_event_batch` with PostgreSQL (fsync on), no broker; each dossier gets "
-        f"`dossier.submitted` and `dossier.accepted` and nothing else, so it stays open (and gets a timer); "
-        f"batches of {args.batch:,} events; fold store bound `TTHC_FOLD_STORE_DOSSIERS` = {res['fold_capacity']:,}\n"
+        f"`dossier.submitted`, `dossier.accepted` (and steps) and nothing else, so it stays open (and gets a timer); "
+        f"{max(2, args.events_per_dossier)} events a dossier; batches of {args.batch:,} events; fold store "
+        f"budget `TTHC_FOLD_STORE_EVENTS` = {res['fold_budget']:,} events\n"
         f"- Baseline RSS (migrations and registry set-up done): {res['baseline']:.0f} MiB\n\n"
         "| open dossiers | RSS MiB (after gc) | folds kept | handler CPU µs / event (cumulative) "
         "| PostgreSQL CPU µs / event | wall s |\n|---|---|---|---|---|---|\n"
