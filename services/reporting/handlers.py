@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from services.reporting.adapters import registry_copy, repository
 from services.reporting.domain.assessment import AssessmentView
-from services.reporting.domain.nonconformities import NcKey, nc_delta
+from services.reporting.domain.nonconformities import NcFact, NcKey, nc_delta
 from services.reporting.domain.rollup import Accumulator, add_delta, grouped, project_to_fields
 from shared import metrics
 from shared.contracts import RegistryChange
@@ -132,9 +132,9 @@ async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
             add_delta(acc, old[1] if old else None, repository.to_fact(a), tz)
             old_ncs = old[2] if old else []
             if old_ncs or a.nonconformities:
-                new_ncs = repository.to_nc_facts(a)
-                if new_ncs != old_ncs:  # the same register in the same order counts the same
-                    ncs.update(nc_delta(old_ncs, new_ncs, tz))
+                gone, added = _changed(old_ncs, repository.to_nc_facts(a))
+                if gone or added:
+                    ncs.update(nc_delta(gone, added, tz))
             fresh.append((a, doc))
         total = grouped(acc)
         await repository.upsert_facts(conn, fresh)
@@ -142,6 +142,22 @@ async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
         await repository.apply_rollup_delta(conn, total, project_to_fields(total, field_of))
         await repository.apply_nc_delta(conn, Counter({k: v for k, v in ncs.items() if v}))
     metrics.ROLLUP_UPDATES.inc(len(fresh))
+
+
+def _changed(old: Sequence[NcFact], new: Sequence[NcFact]) -> tuple[list[NcFact], list[NcFact]]:
+    """The nonconformities only in ``old`` and only in ``new`` (as multisets, in any order).
+
+    A register that did not change (the usual revision; the stored one comes back in any order)
+    then costs no local day and no count: ``nc_delta`` is a sum over its facts.
+    """
+    gone = list(old)
+    added: list[NcFact] = []
+    for f in new:
+        try:
+            gone.remove(f)
+        except ValueError:
+            added.append(f)
+    return gone, added
 
 
 async def handle_registry_changes(ctx: ReportingContext, values: Sequence[Incoming]) -> None:
