@@ -117,7 +117,11 @@ async def run_events(
         used = time.process_time() - cpu[0], _cpu(db) - cpu[1]
         facts = await pool.fetchval("SELECT count(*) FROM reporting.index766_facts")
         assert facts > 0, "no 766 facts stored"
-        print(f"{facts:,} dossiers with 766 facts")
+        digest = await pool.fetchval(
+            "SELECT md5((SELECT string_agg(f::text, ',' ORDER BY dossier_code) FROM reporting.index766_facts f)"
+            " || (SELECT string_agg(d::text, ',' ORDER BY day, agency_code) FROM reporting.index766_daily d))"
+        )
+        print(f"{facts:,} dossiers with 766 facts, facts and daily counters md5 {digest}")
     finally:
         await pool.close()
     return len(values), used[0], used[1], wall
@@ -151,6 +155,13 @@ async def run(
         used = time.process_time() - cpu[0], _cpu(db) - cpu[1]
         facts = await pool.fetchval("SELECT count(*) FROM reporting.dossier_facts")
         assert facts == dossiers, f"{facts} dossier facts for {dossiers} dossiers"
+        digest = await pool.fetchval(
+            "SELECT md5((SELECT string_agg(r::text, ',' ORDER BY agency_code, procedure_code, day)"
+            " FROM reporting.daily_rollup r) || (SELECT string_agg(r::text, ',' ORDER BY grain, bucket,"
+            " agency_code, field) FROM reporting.field_rollup r) || coalesce((SELECT string_agg(r::text, ','"
+            " ORDER BY r::text) FROM reporting.nonconformity_rollup r), ''))"
+        )
+        print(f"rollups (daily, per field, nonconformities) md5 {digest}")
     finally:
         await pool.close()
     return len(messages), used[0], used[1], wall
