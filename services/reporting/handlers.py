@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from services.reporting.adapters import registry_copy, repository
 from services.reporting.domain.assessment import AssessmentView
-from services.reporting.domain.nonconformities import NcKey, nc_delta
-from services.reporting.domain.rollup import Delta, delta, merge, project_to_fields
+from services.reporting.domain.nonconformities import NcFact, NcKey, nc_delta
+from services.reporting.domain.rollup import Accumulator, add_delta, grouped, project_to_fields
 from shared import metrics
 from shared.contracts import RegistryChange
 from shared.dead_letters import RawMessage, dead_letter, is_transient
@@ -121,20 +121,43 @@ async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
         procedures |= {c[1].procedure_code for c in current.values()}
         await repository.lock_procedures(conn, sorted(procedures), exclusive=False)
         field_of = await repository.fields_of(conn, sorted(procedures))
-        total: Delta = {}
+        # the batch's delta is summed in plain dicts and grouped once (issue #16: no Counter per dossier)
+        acc: Accumulator = {}
         ncs: Counter[NcKey] = Counter()
+        tz = ctx.tz
         for code, (a, doc, _) in items:
             old = current.get(code)
             if old is not None and old[0] >= a.revision:
                 continue  # already applied (redelivery or replay)
-            merge(total, delta(old[1] if old else None, repository.to_fact(a), ctx.tz))
-            ncs.update(nc_delta(old[2] if old else (), repository.to_nc_facts(a), ctx.tz))
+            add_delta(acc, old[1] if old else None, repository.to_fact(a), tz)
+            old_ncs = old[2] if old else []
+            if old_ncs or a.nonconformities:
+                gone, added = _changed(old_ncs, repository.to_nc_facts(a))
+                if gone or added:
+                    ncs.update(nc_delta(gone, added, tz))
             fresh.append((a, doc))
+        total = grouped(acc)
         await repository.upsert_facts(conn, fresh)
         await repository.replace_nonconformities(conn, [a for a, _ in fresh])
         await repository.apply_rollup_delta(conn, total, project_to_fields(total, field_of))
         await repository.apply_nc_delta(conn, Counter({k: v for k, v in ncs.items() if v}))
     metrics.ROLLUP_UPDATES.inc(len(fresh))
+
+
+def _changed(old: Sequence[NcFact], new: Sequence[NcFact]) -> tuple[list[NcFact], list[NcFact]]:
+    """The nonconformities only in ``old`` and only in ``new`` (as multisets, in any order).
+
+    A register that did not change (the usual revision; the stored one comes back in any order)
+    then costs no local day and no count: ``nc_delta`` is a sum over its facts.
+    """
+    gone = list(old)
+    added: list[NcFact] = []
+    for f in new:
+        try:
+            gone.remove(f)
+        except ValueError:
+            added.append(f)
+    return gone, added
 
 
 async def handle_registry_changes(ctx: ReportingContext, values: Sequence[Incoming]) -> None:

@@ -17,9 +17,32 @@ from pydantic import ValidationError
 from services.reporting.adapters import index766
 from services.reporting.handlers import ReportingContext
 from shared import metrics
-from shared.contracts.events import DossierEvent, parse_dossier_event
+from shared.contracts.events import DossierEvent, EventType, parse_dossier_event
 
 log = logging.getLogger(__name__)
+
+
+#: the event types that always carry a 766 fact (``index766_facts.carries_facts``), as JSON text
+_FACT_TYPES = tuple(f'"{t.value}"'.encode() for t in (EventType.ACCEPTED, EventType.RESOLVED, EventType.FEE_PAID))
+#: … and the one that carries it when the citizen rated the result
+_RESULT_RETURNED = f'"{EventType.RESULT_RETURNED.value}"'.encode()
+
+
+def may_carry_facts(raw: bytes) -> bool:
+    """False only for an event that cannot carry a 766 fact, read from the bytes without decoding them.
+
+    A fact needs one of the types of ``carries_facts`` written in the message (a result returned
+    also needs the word ``satisfaction``); a ``\\u`` escape anywhere (a type could be spelt with
+    one) sends the event to full validation. True is no promise: the event is then validated and
+    ``carries_facts`` decides. So an invalid event of another type is skipped here without a log
+    line (processing dead-letters it, as before).
+    """
+    if b"\\u" in raw:
+        return True
+    for marker in _FACT_TYPES:
+        if marker in raw:
+            return True
+    return _RESULT_RETURNED in raw and b"satisfaction" in raw
 
 
 async def handle_dossier_events(ctx: ReportingContext, values: Sequence[bytes], topic: str) -> None:
@@ -27,6 +50,8 @@ async def handle_dossier_events(ctx: ReportingContext, values: Sequence[bytes], 
     started = time.perf_counter()
     events: list[DossierEvent] = []
     for raw in values:
+        if not may_carry_facts(raw):
+            continue  # no 766 fact in it whatever else it holds: not validated (issue #16)
         try:
             events.append(parse_dossier_event(raw))
         except ValidationError as exc:

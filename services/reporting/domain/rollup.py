@@ -95,14 +95,111 @@ def contributions(fact: Fact | None, tz: ZoneInfo) -> Delta:
 
 
 def delta(old: Fact | None, new: Fact | None, tz: ZoneInfo) -> Delta:
-    """``contributions(new) - contributions(old)``, keeping negative counts."""
-    result: Delta = {}
-    for sign, fact in ((-1, old), (1, new)):
-        for key, counts in contributions(fact, tz).items():
-            slot = result.setdefault(key, Counter())
-            for name, n in counts.items():
-                slot[name] += sign * n
-    return {k: v for k, v in result.items() if any(v.values())}
+    """``contributions(new) - contributions(old)``, keeping negative counts (zero counts dropped)."""
+    acc: Accumulator = {}
+    add_delta(acc, old, new, tz)
+    return grouped(acc)
+
+
+#: a batch's delta while it is summed: plain dicts, no ``Counter`` per dossier (see :func:`add_delta`)
+Accumulator = dict[RollupKey, dict[str, int]]
+
+
+def add_delta(acc: Accumulator, old: Fact | None, new: Fact | None, tz: ZoneInfo) -> None:
+    """Add ``contributions(new) - contributions(old)`` to ``acc`` (issue #16: the batch's one sum).
+
+    Only the parts of the fact that changed are booked (a part is a group of counters with the
+    moments they are booked on: receipt, resolution, closing, due); an unchanged assessment adds
+    nothing, and every local day is worked out once per fact and part.
+    """
+    if old == new:
+        return
+    if (
+        old is None
+        or new is None
+        or old.accepted_at is None
+        or new.accepted_at is None
+        or old.agency_code != new.agency_code
+        or old.procedure_code != new.procedure_code
+    ):
+        _book(acc, -1, old, tz, True, True, True)
+        _book(acc, 1, new, tz, True, True, True)
+        return
+    received = old.accepted_at != new.accepted_at or old.channel != new.channel
+    resolved = (
+        old.resolved_at != new.resolved_at
+        or old.outcome != new.outcome
+        or old.index_outcome != new.index_outcome
+        or old.index_due_at != new.index_due_at
+        or old.processing_working_days != new.processing_working_days
+    )
+    # "closed" and "due"/"due_closed" both hang on the closing moment; "due" on the due moment too
+    closing = (old.closed_at or old.resolved_at) != (new.closed_at or new.resolved_at) or old.due_at != new.due_at
+    if received or resolved or closing:
+        _book(acc, -1, old, tz, received, resolved, closing)
+        _book(acc, 1, new, tz, received, resolved, closing)
+
+
+def _slot(acc: Accumulator, key: RollupKey) -> dict[str, int]:
+    slot = acc.get(key)
+    if slot is None:
+        slot = acc[key] = {}
+    return slot
+
+
+def _book(
+    acc: Accumulator, sign: int, fact: Fact | None, tz: ZoneInfo, received: bool, resolved: bool, closing: bool
+) -> None:
+    """``sign`` × the chosen parts of :func:`contributions` (same counters, same days)."""
+    if fact is None or fact.accepted_at is None:
+        return
+    agency, procedure = fact.agency_code, fact.procedure_code
+    if received:
+        s = _slot(acc, (agency, procedure, fact.accepted_at.astimezone(tz).date()))
+        s["received"] = s.get("received", 0) + sign
+        if fact.channel == 2:
+            s["received_online"] = s.get("received_online", 0) + sign
+        elif fact.channel == 3:
+            s["received_postal"] = s.get("received_postal", 0) + sign
+    resolved_day: date | None = None
+    if fact.resolved_at is not None:
+        resolved_day = fact.resolved_at.astimezone(tz).date()
+    if resolved and resolved_day is not None and fact.outcome in RESOLVED_OUTCOMES:
+        s = _slot(acc, (agency, procedure, resolved_day))
+        name = f"resolved_{fact.outcome}"
+        s[name] = s.get(name, 0) + sign
+        if fact.index_late():
+            s["resolved_index_late"] = s.get("resolved_index_late", 0) + sign
+        if fact.processing_working_days is not None:
+            s["processing_mdays"] = s.get("processing_mdays", 0) + sign * round(fact.processing_working_days * 1000)
+            s["processing_n"] = s.get("processing_n", 0) + sign
+    if not closing:
+        return
+    closed_day: date | None = None
+    if fact.closed_at is not None:
+        closed_day = fact.closed_at.astimezone(tz).date()
+    elif resolved_day is not None:
+        closed_day = resolved_day
+    if closed_day is not None:
+        s = _slot(acc, (agency, procedure, closed_day))
+        s["closed"] = s.get("closed", 0) + sign
+    if fact.due_at is not None:
+        due_day = fact.due_at.astimezone(tz).date()
+        s = _slot(acc, (agency, procedure, due_day))
+        s["due"] = s.get("due", 0) + sign
+        if closed_day is not None:
+            s = _slot(acc, (agency, procedure, max(due_day, closed_day)))
+            s["due_closed"] = s.get("due_closed", 0) + sign
+
+
+def grouped(acc: Accumulator) -> Delta:
+    """The summed delta with zero counts and keys left with none dropped."""
+    out: Delta = {}
+    for key, counts in acc.items():
+        nonzero = Counter({name: n for name, n in counts.items() if n})
+        if nonzero:
+            out[key] = nonzero
+    return out
 
 
 def merge(into: Delta, more: Delta) -> None:
