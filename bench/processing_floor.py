@@ -275,8 +275,8 @@ def main() -> None:
             "| stage | what | CPU µs / event |\n|---|---|---|\n"
             + "".join(f"| {name} | {what} | {per_event[name]:.1f} |\n" for name, what in changed)
             + f"\n- A fold kept between batches holds {per_kept_event:,.0f} bytes of memory per event (its parsed "
-            "events, tracemalloc over 2,000 dossiers): the bound `TTHC_FOLD_STORE_DOSSIERS` × events per open "
-            "dossier × this is what the fold store may add to processing's RSS.\n",
+            "events, tracemalloc over 2,000 dossiers): the bound `TTHC_FOLD_STORE_EVENTS` × this is what the "
+            "fold store may add to processing's RSS.\n",
         )
 
 
