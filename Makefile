@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 1 --write
 	$(BIN)/python -m bench.processing --dossiers 100000 --replicas 2 --write
 	$(BIN)/python -m bench.processing_floor --dossiers 40000 --write
+	$(BIN)/python -m bench.processing_memory --dossiers 1000000 --write
 	$(BIN)/python -m bench.e2e --processing-replicas 1 --write
 	$(BIN)/python -m bench.ingest --write
 	$(BIN)/python -m bench.replay --write
