@@ -76,8 +76,17 @@ def csv_text(value: Any) -> Any:
     return value
 
 
+def line_feeds(text: str) -> str:
+    """Line breaks as XML reads them back (CR LF and CR become LF), so an XLSX cell holds the same text
+    whichever XML library openpyxl writes with: its standard-library writer stores a CR that readers
+    turn into a LF, lxml (installed beside it by the ``[bench]`` extra) keeps it as ``&#13;``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def put(cell: Cell | WriteOnlyCell, value: Any) -> Cell | WriteOnlyCell:
     """Write ``value`` in an XLSX cell; text is always a string cell, quote-prefixed when it looks like a formula."""
+    if isinstance(value, str):
+        value = line_feeds(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"  # openpyxl would store "=…" as a formula
@@ -345,6 +354,8 @@ class _TableSheet:
         self._styles["quoted"] = put(_styled(ws, None, box=True), "=")._style
 
     def _cell(self, value: Any, style: str) -> Any:
+        if isinstance(value, str):
+            value = line_feeds(value)
         if style == "text" and (value is None or (isinstance(value, str) and not dangerous(value))):
             return value  # a plain cell: the cheapest openpyxl writes
         cell = WriteOnlyCell(self.ws, value)
