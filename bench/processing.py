@@ -138,17 +138,7 @@ async def load_stream(settings: CommonSettings, dossiers: int, spread: bool = Fa
     await producer.start()
     try:
         for code, days in PROCEDURES:
-            change = {
-                "entity": "procedure",
-                "entity_id": code,
-                "version": 1,
-                "changed_at": datetime.now(UTC).isoformat(),
-                "data": {
-                    "code": code,
-                    "name": code,
-                    "statutory_time": {"value": str(days), "unit": "working_days"},
-                },
-            }
+            change = procedure_change(code, days)
             await producer.send_and_wait(
                 settings.topics.registry, json.dumps(change).encode(), key=f"procedure:{code}".encode()
             )
@@ -157,6 +147,24 @@ async def load_stream(settings: CommonSettings, dossiers: int, spread: bool = Fa
         )
     finally:
         await producer.stop()
+
+
+def procedure_change(code: str, days: int, field: str | None = None) -> dict[str, object]:
+    """The registry change that creates one of the stream's procedures (``field``: its 766 field)."""
+    data: dict[str, object] = {
+        "code": code,
+        "name": code,
+        "statutory_time": {"value": str(days), "unit": "working_days"},
+    }
+    if field is not None:
+        data["field"] = field
+    return {
+        "entity": "procedure",
+        "entity_id": code,
+        "version": 1,
+        "changed_at": datetime.now(UTC).isoformat(),
+        "data": data,
+    }
 
 
 def cpu_seconds(procs: list[psutil.Process], with_children: bool = False) -> float:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
+import asyncpg
 import psutil
 
 from bench.common import private_stack
-from bench.processing import PROCEDURES, stream
+from bench.processing import PROCEDURES, procedure_change, stream
 from services.processing.domain.engine import ClockRules
 from services.processing.handlers import (
     ProcessingContext,
@@ -38,6 +39,29 @@ from shared.settings import CommonSettings
 BATCH = 5_000
 
 
+async def in_process_context(
+    pool: asyncpg.Pool,
+    publish_many: Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]],
+    clock: Callable[[], datetime],
+    settings: CommonSettings | None = None,
+) -> ProcessingContext:
+    """Processing's context with no broker (``publish_many`` gets what it would publish), the
+    stream's procedures already in its registry copy."""
+    settings = settings or CommonSettings()
+    ctx = ProcessingContext(
+        pool=pool,
+        publish_many=publish_many,
+        calendar=settings.calendar(),
+        rules=ClockRules.from_settings(settings),
+        compliance_topic="compliance",
+        dlq_topic="dlq",
+        clock=clock,
+    )
+    for code, days in PROCEDURES:
+        await apply_registry_change(ctx, RegistryChange.model_validate(procedure_change(code, days)))
+    return ctx
+
+
 async def run(dsn: str, dossiers: int, spread: bool, db: psutil.Process) -> tuple[int, float, float, float]:
     await migrate_all(dsn)
     pool = await create_pool(dsn)
@@ -47,29 +71,7 @@ async def run(dsn: str, dossiers: int, spread: bool, db: psutil.Process) -> tupl
         nonlocal sent
         sent += len(messages)
 
-    settings = CommonSettings()
-    ctx = ProcessingContext(
-        pool=pool,
-        publish_many=publish_many,
-        calendar=settings.calendar(),
-        rules=ClockRules.from_settings(settings),
-        compliance_topic="compliance",
-        dlq_topic="dlq",
-        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    for code, days in PROCEDURES:
-        change = {
-            "entity": "procedure",
-            "entity_id": code,
-            "version": 1,
-            "changed_at": datetime.now(UTC).isoformat(),
-            "data": {
-                "code": code,
-                "name": code,
-                "statutory_time": {"value": str(days), "unit": "working_days"},
-            },
-        }
-        await apply_registry_change(ctx, RegistryChange.model_validate(change))
+    ctx = await in_process_context(pool, publish_many, lambda: datetime(2026, 1, 1, tzinfo=UTC))
     raw = [RawMessage(k, v, "events", 0, i) for i, (k, v) in enumerate(stream(dossiers, spread))]
     try:
         cpu = time.process_time(), _cpu(db)

@@ -26,7 +26,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,16 +34,13 @@ import psutil
 
 from bench.common import git_commit, write_section
 from bench.processing import AGENCIES, PROCEDURES
+from bench.processing_handler import in_process_context
 from services.processing.adapters.folds import FoldStore
-from services.processing.domain.engine import ClockRules
 from services.processing.handlers import (
-    ProcessingContext,
     RawMessage,
-    apply_registry_change,
     handle_event_batch,
 )
 from services.processing.settings import ProcessingSettings
-from shared.contracts import RegistryChange
 from shared.db import create_pool, migrate_all
 from shared.devstack import LocalPostgres
 
@@ -129,29 +126,9 @@ async def run(
         published += len(messages)
 
     settings = ProcessingSettings()
-    ctx = ProcessingContext(
-        pool=pool,
-        publish_many=publish_many,
-        calendar=settings.calendar(),
-        rules=ClockRules.from_settings(settings),
-        compliance_topic="compliance",
-        dlq_topic="dlq",
-        clock=lambda: START + timedelta(seconds=20 * done),  # "now" moves with the stream, as live
-    )
+    # "now" moves with the stream, as live
+    ctx = await in_process_context(pool, publish_many, lambda: START + timedelta(seconds=20 * done), settings)
     ctx.folds = FoldStore(settings.fold_store_events)  # as the service sets it (TTHC_FOLD_STORE_EVENTS)
-    for code, days in PROCEDURES:
-        change = {
-            "entity": "procedure",
-            "entity_id": code,
-            "version": 1,
-            "changed_at": datetime.now(UTC).isoformat(),
-            "data": {
-                "code": code,
-                "name": code,
-                "statutory_time": {"value": str(days), "unit": "working_days"},
-            },
-        }
-        await apply_registry_change(ctx, RegistryChange.model_validate(change))
     me = psutil.Process()
     rows: list[dict[str, float]] = []
     baseline = rss_mib(me)

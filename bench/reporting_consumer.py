@@ -28,13 +28,10 @@ from zoneinfo import ZoneInfo
 
 import psutil
 
-from bench.processing import PROCEDURES, stream
-from bench.processing_handler import _cpu
-from services.processing.domain.engine import ClockRules
+from bench.processing import PROCEDURES, procedure_change, stream
+from bench.processing_handler import _cpu, in_process_context
 from services.processing.handlers import (
-    ProcessingContext,
     RawMessage,
-    apply_registry_change,
     handle_event_batch,
 )
 from services.reporting.handlers import ReportingContext, handle_assessments, handle_registry_changes
@@ -46,23 +43,6 @@ from shared.devstack import LocalPostgres
 from shared.settings import CommonSettings
 
 
-def _procedure_change(code: str, days: int, field: str | None) -> dict[str, object]:
-    data: dict[str, object] = {
-        "code": code,
-        "name": code,
-        "statutory_time": {"value": str(days), "unit": "working_days"},
-    }
-    if field is not None:
-        data["field"] = field
-    return {
-        "entity": "procedure",
-        "entity_id": code,
-        "version": 1,
-        "changed_at": datetime.now(UTC).isoformat(),
-        "data": data,
-    }
-
-
 async def assessments(dsn: str, dossiers: int) -> list[RawMessage]:
     """Processing's messages on the compliance topic for the spread stream of ``dossiers`` dossiers."""
     pool = await create_pool(dsn)
@@ -72,21 +52,8 @@ async def assessments(dsn: str, dossiers: int) -> list[RawMessage]:
         if topic == "compliance":
             out.extend(RawMessage(k, v, topic, 0, len(out) + i) for i, (k, v) in enumerate(messages))
 
-    settings = CommonSettings()
-    ctx = ProcessingContext(
-        pool=pool,
-        publish_many=publish_many,
-        calendar=settings.calendar(),
-        rules=ClockRules.from_settings(settings),
-        compliance_topic="compliance",
-        dlq_topic="dlq",
-        clock=lambda: datetime(2025, 6, 1, tzinfo=UTC),
-    )
+    ctx = await in_process_context(pool, publish_many, lambda: datetime(2025, 6, 1, tzinfo=UTC))
     try:
-        for code, days in PROCEDURES:
-            await apply_registry_change(
-                ctx, RegistryChange.model_validate(_procedure_change(code, days, None))
-            )
         raw = [RawMessage(k, v, "events", 0, i) for i, (k, v) in enumerate(stream(dossiers, spread=True))]
         for i in range(0, len(raw), 5_000):
             await handle_event_batch(ctx, raw[i : i + 5_000])
@@ -137,7 +104,7 @@ async def run(
         await handle_registry_changes(
             ctx,
             [
-                RegistryChange.model_validate(_procedure_change(code, days, f"field-{n % 2}"))
+                RegistryChange.model_validate(procedure_change(code, days, f"field-{n % 2}"))
                 .model_dump_json()
                 .encode()
                 for n, (code, days) in enumerate(PROCEDURES)
