@@ -24,7 +24,7 @@ import asyncpg
 import psutil
 
 from bench.common import private_stack
-from bench.processing import PROCEDURES, procedure_change, stream
+from bench.processing import PROCEDURES, cpu_seconds, procedure_change, stream
 from services.processing.domain.engine import ClockRules
 from services.processing.handlers import (
     ProcessingContext,
@@ -86,14 +86,8 @@ async def run(dsn: str, dossiers: int, spread: bool, db: psutil.Process) -> tupl
 
 
 def _cpu(proc: psutil.Process) -> float:
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system
-    return total
+    """CPU seconds of ``proc`` and its children (PostgreSQL's server processes)."""
+    return cpu_seconds([proc], with_children=True)
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ import psutil
 
 from bench.common import git_commit, write_section
 from bench.processing import AGENCIES, PROCEDURES
-from bench.processing_handler import in_process_context
+from bench.processing_handler import _cpu, in_process_context
 from services.processing.adapters.folds import FoldStore
 from services.processing.handlers import (
     RawMessage,
@@ -200,17 +200,6 @@ def _short(filename: str) -> str:
         if filename.startswith(root):
             return filename[len(root) :]
     return filename
-
-
-def _cpu(proc: psutil.Process) -> float:
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system
-    return total
 
 
 def main() -> None:
