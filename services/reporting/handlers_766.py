@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from services.reporting.adapters import index766
+from services.reporting.domain.index766_facts import FACT_TYPES
 from services.reporting.handlers import ReportingContext
 from shared import metrics
 from shared.contracts.events import DossierEvent, EventType, parse_dossier_event
@@ -22,8 +23,8 @@ from shared.contracts.events import DossierEvent, EventType, parse_dossier_event
 log = logging.getLogger(__name__)
 
 
-#: the event types that always carry a 766 fact (``index766_facts.carries_facts``), as JSON text
-_FACT_TYPES = tuple(f'"{t.value}"'.encode() for t in (EventType.ACCEPTED, EventType.RESOLVED, EventType.FEE_PAID))
+#: the event types that always carry a 766 fact (``index766_facts.FACT_TYPES``), as JSON text
+_FACT_TYPES = tuple(f'"{t.value}"'.encode() for t in sorted(FACT_TYPES))
 #: … and the one that carries it when the citizen rated the result
 _RESULT_RETURNED = f'"{EventType.RESULT_RETURNED.value}"'.encode()
 

@@ -20,6 +20,7 @@ from shared.contracts.events import (
     DossierFeePaid,
     DossierResolved,
     DossierResultReturned,
+    EventType,
 )
 
 #: counters of ``reporting.index766_daily`` (a rating is kept by level: the threshold is data)
@@ -53,8 +54,12 @@ class Facts766:
     satisfaction: int | None = None
 
 
+#: the event types that always carry a 766 fact; a result returned carries one when the citizen rated it
+FACT_TYPES = frozenset({EventType.ACCEPTED, EventType.RESOLVED, EventType.FEE_PAID})
+
+
 def carries_facts(e: DossierEvent) -> bool:
-    return isinstance(e, DossierAccepted | DossierResolved | DossierFeePaid) or (
+    return e.event_type in FACT_TYPES or (
         isinstance(e, DossierResultReturned) and e.payload.satisfaction is not None
     )
 
