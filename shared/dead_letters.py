@@ -88,6 +88,11 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError | OSError | TimeoutError | KafkaError)
 
 
+def brief(exc: BaseException) -> str:
+    """An error in one line of a reason or a log: its type and the start of its message."""
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 # --- a relay's message the broker refuses --------------------------------------------------------
 
 #: The ``kind`` of the dead letter of an outbox row the broker refused (its size, its bytes).

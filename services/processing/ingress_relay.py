@@ -29,16 +29,12 @@ from services.processing.adapters.ingress_outbox import OutboxRow
 from services.processing.broker_epoch import EpochRecovery
 from shared import metrics
 from shared.db import Conn
-from shared.dead_letters import REFUSED_KIND, is_transient, publish_one_by_one, refused_dead_letter
+from shared.dead_letters import REFUSED_KIND, brief, is_transient, publish_one_by_one, refused_dead_letter
 from shared.kafka import PublishMany
 from shared.runtime import stop_tasks
 from shared.settings import Topics
 
 log = logging.getLogger(__name__)
-
-
-def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 class IngressRelay:
@@ -107,7 +103,7 @@ class IngressRelay:
                             self._publish_many, self.topic, messages, self.publish_timeout_s
                         )
                         if not refused:  # refused as a chunk, taken one by one: nothing to set aside
-                            log.warning("ingress outbox relay: %s; published one by one", _short(exc))
+                            log.warning("ingress outbox relay: %s; published one by one", brief(exc))
                         await self._dead_letter(conn, [(rows[i], e) for i, e in refused])
                     gone = {i for i, _ in refused}
                     published = [r for i, r in enumerate(rows) if i not in gone]
@@ -125,7 +121,7 @@ class IngressRelay:
         for row, exc in refused:
             reason = (
                 f"the broker refused accepted event {row.event_id} ({len(row.value)} bytes) on {self.topic}: "
-                f"{_short(exc)}; it was never published. Ask its emitter to send it again smaller "
+                f"{brief(exc)}; it was never published. Ask its emitter to send it again smaller "
                 f"(TTHC_EVENT_MAX_BYTES bounds what the ingress accepts now)"
             )
             letters.append((row.key, refused_dead_letter(self.topic, row.key, row.value, reason)))
@@ -164,9 +160,7 @@ class IngressRelay:
                 try:
                     await self.epochs.recover()
                 except Exception as exc:  # not recovered: the epoch stays open and is tried next turn
-                    log.warning(
-                        "broker epoch recovery: %s: %s; will retry", type(exc).__name__, str(exc)[:200]
-                    )
+                    log.warning("broker epoch recovery: %s; will retry", brief(exc))
             try:
                 if time.monotonic() - self._swept_at >= self.sweep_s:
                     self._swept_at = time.monotonic()
@@ -174,7 +168,7 @@ class IngressRelay:
                         self._poke.set()
                 await self.drain()
             except Exception as exc:  # broker or PostgreSQL away: the rows wait in the outbox
-                log.warning("ingress outbox relay: %s: %s; will retry", type(exc).__name__, str(exc)[:200])
+                log.warning("ingress outbox relay: %s; will retry", brief(exc))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s):
                     await self._poke.wait()

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from services.registry.adapters import repository
 from shared import metrics
-from shared.dead_letters import REFUSED_KIND, is_transient, publish_one_by_one, refused_dead_letter
+from shared.dead_letters import REFUSED_KIND, brief, is_transient, publish_one_by_one, refused_dead_letter
 from shared.kafka import publish_raw_many
 from shared.runtime import stop_tasks
 from shared.settings import Topics
@@ -78,7 +78,7 @@ class OutboxRelay:
             key, value = messages[i]
             reason = (
                 f"the broker refused registry change {key.decode(errors='replace')} ({len(value)} bytes) "
-                f"on {self.topic}: {type(error).__name__}: {str(error)[:200]}; it was never published"
+                f"on {self.topic}: {brief(error)}; it was never published"
             )
             letters.append((key, refused_dead_letter(self.topic, key, value, reason)))
             log.error("registry outbox relay: %s; dead-lettered on %s", reason, dlq)
