@@ -29,12 +29,13 @@ import asyncpg
 import psutil
 
 from bench.common import git_commit, private_stack, start_service, write_section
+from bench.processing import cpu_seconds
 from services.simulator.adapters.registry_setup import put_province
 from services.simulator.adapters.sinks import KafkaSink
 from services.simulator.domain.province import build_province
 from services.simulator.simulate import Options, encoded, generate
 from shared.db import migrate_all
-from shared.devstack import free_port
+from shared.devstack import LocalKafka, LocalPostgres, free_port
 from shared.kafka import ensure_topics
 from shared.settings import CommonSettings
 
@@ -44,8 +45,12 @@ SERVICES = ("registry", "processing", "reporting")
 
 
 class RssSampler:
-    def __init__(self, pids: dict[str, int]) -> None:
+    """Peak RSS of the services; CPU of the services and of the rest of the stack (``others``:
+    PostgreSQL's and the broker's processes with their children, and this process: the producer)."""
+
+    def __init__(self, pids: dict[str, int], others: dict[str, int] | None = None) -> None:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.others = {name: psutil.Process(pid) for name, pid in (others or {}).items()}
         self.peak = dict.fromkeys(pids, 0)
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -56,6 +61,8 @@ class RssSampler:
                 out[name] = t.user + t.system
             except psutil.Error:
                 out[name] = float("nan")
+        for name, p in self.others.items():
+            out[name] = cpu_seconds([p], with_children=name != "bench")
         return out
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -157,11 +164,15 @@ async def latency(
 
 
 async def run(
-    settings: CommonSettings, registry_url: str, pids: dict[str, int], args: argparse.Namespace
+    settings: CommonSettings,
+    registry_url: str,
+    pids: dict[str, int],
+    others: dict[str, int],
+    args: argparse.Namespace,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
     await put_province(registry_url, TOKEN, build_province())
     await asyncio.sleep(3)  # processing and reporting take the province from the registry feed
-    sampler = RssSampler(pids)
+    sampler = RssSampler(pids, others)
     stop = asyncio.Event()
     sampling = asyncio.create_task(sampler.run(stop))
     conn = await asyncpg.connect(settings.database_url)
@@ -175,7 +186,7 @@ async def run(
         lat = await latency(settings, args.latency_dossiers, args.rate, conn, args.drain)
         cpu1 = sampler.cpu_seconds()
         lat["load_before"], lat["load_after"] = load0, os.getloadavg()[0]
-        for name in pids:  # CPU of each service over the fixed-rate phase, per event sent
+        for name in [*pids, *others]:  # CPU of each process over the fixed-rate phase, per event sent
             lat[f"cpu_us_{name}"] = (cpu1[name] - cpu0[name]) / lat["events"] * 1e6
         print(f"latency: {lat}")
     finally:
@@ -183,6 +194,19 @@ async def run(
         await sampling
         await conn.close()
     return s, lat, sampler.peak
+
+
+STACK = ("postgresql", "broker", "bench")
+
+
+def _stack_pids(pg: LocalPostgres, kafka: LocalKafka) -> dict[str, int]:
+    """The stack's own processes whose CPU is measured beside the services'."""
+    pids = {"bench": os.getpid()}
+    if pg.proc is not None:
+        pids["postgresql"] = pg.proc.pid
+    if kafka.proc is not None:
+        pids["broker"] = kafka.proc.pid
+    return pids
 
 
 def main() -> None:
@@ -228,6 +252,7 @@ def main() -> None:
                         settings,
                         f"http://127.0.0.1:{ports['registry']}",
                         {n: c.pid for n, c in children.items()},
+                        _stack_pids(pg, kafka),
                         args,
                     )
                 )
@@ -239,7 +264,13 @@ def main() -> None:
     rate = s["events"] / s["seconds"]
     rss = ", ".join(f"{n} {peak[n] / 2**20:.0f} MiB" for n in names)
     cpu = ", ".join(f"{n} {lat[f'cpu_us_{n}']:.0f}" for n in names)
-    print(f"peak RSS: {rss}; CPU µs per event sent at the fixed rate: {cpu}")
+    rest = ", ".join(f"{n} {lat[f'cpu_us_{n}']:.0f}" for n in STACK if f"cpu_us_{n}" in lat)
+    whole = sum(lat[f"cpu_us_{n}"] for n in [*names, *STACK] if f"cpu_us_{n}" in lat)
+    budget = psutil.cpu_count() / args.rate * 1e6
+    print(
+        f"peak RSS: {rss}; CPU µs per event sent at the fixed rate: {cpu}; {rest}; "
+        f"all {whole:.0f} of {budget:.0f} µs the machine has per event at that rate"
+    )
     settings_note = f", with {' '.join(args.service_env)}" if args.service_env else ""
     if args.write:
         write_section(
@@ -265,7 +296,10 @@ def main() -> None:
             f"(→ `resolved_at` stored by processing): p50 {lat['processing_p50_ms']:,.0f} ms, "
             f"p99 {lat['processing_p99_ms']:,.0f} ms\n"
             f"- Peak RSS: {rss}\n"
-            f"- CPU µs per event sent during the fixed-rate phase (each service's process): {cpu}\n"
+            f"- CPU µs per event sent during the fixed-rate phase (each service's process): {cpu}; the rest of "
+            f"the stack: {rest} (bench = the producer and the pollers); all together {whole:,.0f} µs, of the "
+            f"{budget:,.0f} µs of CPU the machine's {psutil.cpu_count()} cores give an event at "
+            f"{args.rate:,.0f} events/s\n"
             "- What limits it: CPU. At the fixed rate processing used "
             f"{lat.get('cpu_us_processing', float('nan')):,.0f} µs and reporting "
             f"{lat.get('cpu_us_reporting', float('nan')):,.0f} µs of CPU per event sent, so the two services alone "
@@ -273,7 +307,7 @@ def main() -> None:
             "cores, before PostgreSQL, the broker and the producer, on a machine of 2: batches wait behind the one "
             "in hand and the backlog grows while the stream lasts (the first-stage figure shows how much of the "
             "latency is processing's). In this live stream a dossier's events arrive in different batches, so "
-            "almost every event costs a whole assessment (\"Processing … events spread\").\n",
+            'almost every event costs a whole assessment ("Processing … events spread").\n',
         )
 
 
