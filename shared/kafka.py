@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
@@ -263,16 +264,56 @@ class RawPublisher:
             self._producer = None
 
     async def publish_many(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send key/value pairs and return once the broker acknowledged every one."""
+        """Send key/value pairs and return once the broker acknowledged every one.
+
+        Messages are put into one record batch per partition (aiokafka's ``create_batch`` and
+        ``send_batch``), partitioned by key exactly as the producer's default partitioner does
+        (murmur2, :func:`key_partition`): ``send`` per message cost about 20 µs of CPU each, in
+        futures and a partitioner written in Python. A call holding a message too large to share a
+        batch goes message by message through ``send``, which refuses an oversized one with the
+        client's own error, as before.
+        """
         if not messages:
             return
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             raise RuntimeError("RawPublisher.publish_many before start()")
-        headers = [("content-type", b"application/json")]
-        futures = [
-            await self._producer.send(topic, value, key=key, headers=headers) for key, value in messages
-        ]
-        await asyncio.gather(*futures)
+        if any(len(key) + len(value) > BATCHED_MESSAGE_BYTES for key, value in messages):
+            futures = [await producer.send(topic, value, key=key, headers=HEADERS) for key, value in messages]
+            await asyncio.gather(*futures)
+            return
+        partitions = sorted(await producer.partitions_for(topic))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for key, value in messages:
+            by_partition.setdefault(partitions[key_partition(key, len(partitions))], []).append((key, value))
+        sent = []
+        for partition, items in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None, headers=HEADERS) is None:
+                    sent.append(await producer.send_batch(batch, topic, partition=partition))  # full
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=HEADERS)
+            sent.append(await producer.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*sent)
+
+
+HEADERS = [("content-type", b"application/json")]
+#: a message larger than this is sent on its own (``send`` checks it against the request limit)
+BATCHED_MESSAGE_BYTES = 256 * 1024
+_PARTITION_OF: dict[tuple[bytes, int], int] = {}
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The index, among a topic's ``partitions`` sorted, that Kafka's default partitioner gives
+    ``key`` (murmur2, as the Java client and aiokafka compute it), so every producer of a topic
+    puts a dossier's messages on the same partition. Memoised: a dossier's code recurs."""
+    found = _PARTITION_OF.get((key, partitions))
+    if found is None:
+        if len(_PARTITION_OF) >= 100_000:
+            _PARTITION_OF.clear()
+        found = _PARTITION_OF[(key, partitions)] = (murmur2(key) & 0x7FFFFFFF) % partitions
+    return found
 
 
 @dataclass
