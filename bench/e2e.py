@@ -30,7 +30,9 @@ import time
 from datetime import datetime
 
 import asyncpg
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import git_commit, private_stack, start_service, write_section
 from bench.processing import cpu_seconds
@@ -221,6 +223,32 @@ async def run(
 STACK = ("postgresql", "broker", "bench")
 
 
+def consumer_counts(ports: list[int], service: str) -> dict[str, float]:
+    """What the services did over both phases, from their ``/metrics``: batches consumed and messages
+    per batch, and for processing the events assessed, the dossier folds (one per assessment) and the
+    assessments published."""
+    totals: dict[str, float] = {}
+    for port in ports:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                label = sample.labels.get("service")
+                if sample.name == "tthc_consumer_batch_seconds_count" and label == service:
+                    name = f"{service}_batches_{sample.labels.get('topic', '')}"
+                elif sample.name == "tthc_messages_consumed_total" and label == service:
+                    name = f"{service}_messages_{sample.labels.get('topic', '')}"
+                elif service == "processing" and sample.name in (
+                    "tthc_events_processed_total",
+                    "tthc_dossier_folds_total",
+                    "tthc_assessments_published_total",
+                ):
+                    name = sample.name.removeprefix("tthc_").removesuffix("_total")
+                else:
+                    continue
+                totals[name] = totals.get(name, 0.0) + sample.value
+    return totals
+
+
 def _stack_pids(pg: LocalPostgres, kafka: LocalKafka) -> dict[str, int]:
     """The stack's own processes whose CPU is measured beside the services'."""
     pids = {"bench": os.getpid()}
@@ -278,6 +306,10 @@ def main() -> None:
                         args,
                     )
                 )
+                work_done = consumer_counts(
+                    [ports[n] for n in names if n.startswith("processing")], "processing"
+                )
+                work_done.update(consumer_counts([ports["reporting"]], "reporting"))
             finally:
                 for child in children.values():
                     child.terminate()
@@ -289,6 +321,7 @@ def main() -> None:
     rest = ", ".join(f"{n} {lat[f'cpu_us_{n}']:.0f}" for n in STACK if f"cpu_us_{n}" in lat)
     whole = sum(lat[f"cpu_us_{n}"] for n in [*names, *STACK] if f"cpu_us_{n}" in lat)
     budget = psutil.cpu_count() / args.rate * 1e6
+    print(f"work of both phases: {work_done}")
     print(
         f"peak RSS: {rss}; CPU µs per event sent at the fixed rate: {cpu}; {rest}; "
         f"all {whole:.0f} of {budget:.0f} µs the machine has per event at that rate"

@@ -89,6 +89,14 @@ class CommonSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
+    gc_young_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="objects allocated between two collections of Python's youngest garbage-collector "
+        "generation in a service (Python's default is 700). Processing keeps millions of objects in its "
+        "fold store, and with the default the full collections this triggers cost a third of its CPU in "
+        "the live stream (docs/decisions.md, 'The garbage collector'); 0 keeps Python's default",
+    )
     db_pool_min: int = 1
     db_pool_max: int = 10
 
