@@ -11,6 +11,7 @@ from services.replay.adapters.registry_client import RegistryClient, RegistryErr
 from services.replay.adapters.xes import UnreadableLog
 from services.replay.domain.mapping import MappingError
 from services.replay.replay import load_mapping, replay
+from shared.runtime import tune_gc
 from shared.settings import CommonSettings
 
 
@@ -43,6 +44,7 @@ def run_replay_command(
     """Run a replay and return the summary to print; user errors become ClickExceptions."""
     speed = parse_speed(speed_text)
     settings = CommonSettings()
+    tune_gc(settings.gc_young_threshold)  # the reader allocates an object graph per case; workers inherit it
     if not settings.kafka_bootstrap_servers:
         raise click.ClickException(
             "KAFKA_BOOTSTRAP_SERVERS is empty: set it to the broker `tthc up` started (it prints the address)"
