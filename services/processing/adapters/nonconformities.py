@@ -38,17 +38,29 @@ class TransitionError(ValueError):
 
 
 async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list[DossierAssessment]:
-    """Record every finding of ``items`` and return the assessments with current statuses."""
+    """Record every finding of ``items`` and return the assessments with current statuses.
+
+    Only what differs from the register is written: a finding new, changed or inactive is upserted,
+    a stored active one no longer raised is marked inactive, by its key (most batches raise again
+    what is stored, and write nothing here). The callers hold the dossiers' locks
+    (``repository.lock_dossiers``), as does :func:`change_status`, so what is read stays true
+    until the writes.
+    """
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
-        "SELECT dossier_code, nc_key, status FROM processing.nonconformities "
-        "WHERE dossier_code = ANY($1::text[])",
+        "SELECT dossier_code, nc_key, status, active, clause, detected_at, evidence, detail "
+        "FROM processing.nonconformities WHERE dossier_code = ANY($1::text[])",
         codes,
     )
-    known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
+    stored: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        stored.setdefault(r["dossier_code"], {})[r["nc_key"]] = r
     merged: list[DossierAssessment] = []
     upsert: list[tuple[Any, ...]] = []
+    gone_codes: list[str] = []
+    gone_keys: list[str] = []
     for a in items:
+        known = stored.get(a.dossier_code, {})
         ncs = []
         seen: set[str] = set()
         for nc in a.nonconformities:
@@ -56,21 +68,34 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
             if key in seen:  # the same finding twice in one assessment is one finding
                 continue
             seen.add(key)
-            status = known.get((a.dossier_code, key), "open")
+            row = known.get(key)
+            status = "open" if row is None else row["status"]
             ncs.append(nc if nc.status == status else nc.model_copy(update={"status": status}))
-            upsert.append(
-                (
-                    a.dossier_code,
-                    key,
-                    nc.code,
-                    a.agency_code,
-                    a.procedure_code,
-                    nc.clause,
-                    nc.detected_at,
-                    orjson.dumps(nc.evidence).decode(),  # one JSON array per finding
-                    nc.detail,
+            if (
+                row is None
+                or not row["active"]
+                or row["clause"] != nc.clause
+                or row["detected_at"] != nc.detected_at
+                or row["detail"] != nc.detail
+                or tuple(row["evidence"]) != nc.evidence
+            ):
+                upsert.append(
+                    (
+                        a.dossier_code,
+                        key,
+                        nc.code,
+                        a.agency_code,
+                        a.procedure_code,
+                        nc.clause,
+                        nc.detected_at,
+                        orjson.dumps(nc.evidence).decode(),  # one JSON array per finding
+                        nc.detail,
+                    )
                 )
-            )
+        for key, row in known.items():
+            if row["active"] and key not in seen:
+                gone_codes.append(a.dossier_code)
+                gone_keys.append(key)
         same = len(ncs) == len(a.nonconformities) and all(
             x is y for x, y in zip(ncs, a.nonconformities, strict=True)
         )
@@ -94,18 +119,16 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
             text_array(cols[7]),
             text_array(cols[8]),
         )
-    # findings the engine no longer raises stay in the register, marked inactive
-    await conn.execute(
-        """
-        UPDATE processing.nonconformities n SET active = false
-        WHERE n.dossier_code = ANY($1::text[]) AND n.active
-          AND NOT EXISTS (SELECT 1 FROM unnest($2::text::text[], $3::text::text[]) AS raised(d, k)
-                          WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
-        """,
-        codes,
-        text_array([u[0] for u in upsert]),
-        text_array([u[1] for u in upsert]),
-    )
+    if gone_keys:  # findings the engine no longer raises stay in the register, marked inactive
+        await conn.execute(
+            """
+            UPDATE processing.nonconformities n SET active = false
+            FROM unnest($1::text::text[], $2::text::text[]) AS gone(d, k)
+            WHERE n.dossier_code = gone.d AND n.nc_key = gone.k
+            """,
+            text_array(gone_codes),
+            text_array(gone_keys),
+        )
     return merged
 
 
