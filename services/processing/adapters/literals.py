@@ -29,10 +29,7 @@ def text_array(values: Iterable[str | None]) -> str:
     """``values`` as a ``text[]`` literal (bind to ``$n::text::text[]``); None is NULL.
 
     Every element is quoted, so commas, braces, spaces and the word NULL stay texts; quotes and
-    backslashes are escaped (checked once on the joined text: most batches have none). Texts with
-    quotes (JSON bodies) are escaped all at once too, joined by NUL: no PostgreSQL text holds one,
-    so it can only be a separator — unless an element had one, which takes the slow path and is
-    refused by the server as before.
+    backslashes are escaped (checked once on the joined text: most batches have none).
     """
     items = values if isinstance(values, (list, tuple)) else list(values)
     if not items:
@@ -44,10 +41,6 @@ def text_array(values: Iterable[str | None]) -> str:
     else:
         if '"' not in joined and "\\" not in joined:
             return '{"' + joined + '"}'
-        joined = "\0".join(items)  # type: ignore[arg-type]  # no None: the join above took them
-        if joined.count("\0") == len(items) - 1:
-            escaped = joined.replace("\\", "\\\\").replace('"', '\\"')
-            return '{"' + escaped.replace("\0", '","') + '"}'
     return "{" + ",".join(map(_quoted, items)) + "}"
 
 
