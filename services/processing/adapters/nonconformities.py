@@ -41,11 +41,10 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
     """Record every finding of ``items`` and return the assessments with current statuses.
 
     Only what differs from the register is written: a finding new, changed or inactive is upserted,
-    a stored active one no longer raised is marked inactive, by its key (most batches raise again
-    (most findings are raised again unchanged: in the spread stream of
-    ``bench.processing_handler``, 15,600 rows written for 76,200 findings raised). The callers hold the dossiers' locks
-    (``repository.lock_dossiers``), as does :func:`change_status`, so what is read stays true
-    until the writes.
+    a stored active one no longer raised is marked inactive, by its key (most findings are raised
+    again unchanged: in the spread stream of ``bench.processing_handler``, 15,600 rows written for
+    76,200 findings raised). The callers hold the dossiers' locks (``repository.lock_dossiers``), as
+    does :func:`change_status`, so what is read stays true until the writes.
     """
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
