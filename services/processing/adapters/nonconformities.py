@@ -38,43 +38,60 @@ class TransitionError(ValueError):
 
 
 async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list[DossierAssessment]:
-    """Record every finding of ``items`` and return the assessments with current statuses."""
+    """Record every finding of ``items`` and return the assessments with current statuses.
+
+    Only what differs from the register is written: a finding new, changed or inactive is upserted,
+    a stored active one no longer raised is marked inactive, by its key (most findings are raised
+    again unchanged: in the spread stream of ``bench.processing_handler``, 15,600 rows written for
+    76,200 findings raised). The callers hold the dossiers' locks (``repository.lock_dossiers``), as
+    does :func:`change_status`, so what is read stays true until the writes.
+    """
     codes = [a.dossier_code for a in items]
     rows = await conn.fetch(
-        "SELECT dossier_code, nc_key, status FROM processing.nonconformities "
-        "WHERE dossier_code = ANY($1::text[])",
+        "SELECT dossier_code, nc_key, status, active, clause, detected_at, detail, evidence "
+        "FROM processing.nonconformities WHERE dossier_code = ANY($1::text[])",
         codes,
     )
-    known = {(r["dossier_code"], r["nc_key"]): r["status"] for r in rows}
+    stored = {(r[0], r[1]): r for r in rows}  # fields read by position below (cheaper than by name)
+    raised: set[tuple[str, str]] = set()
     merged: list[DossierAssessment] = []
     upsert: list[tuple[Any, ...]] = []
     for a in items:
         ncs = []
-        seen: set[str] = set()
         for nc in a.nonconformities:
-            key = nc_key(nc)
-            if key in seen:  # the same finding twice in one assessment is one finding
+            key = (a.dossier_code, nc_key(nc))
+            if key in raised:  # the same finding twice in one assessment is one finding
                 continue
-            seen.add(key)
-            status = known.get((a.dossier_code, key), "open")
+            raised.add(key)
+            row = stored.get(key)
+            status = "open" if row is None else row[2]
             ncs.append(nc if nc.status == status else nc.model_copy(update={"status": status}))
-            upsert.append(
-                (
-                    a.dossier_code,
-                    key,
-                    nc.code,
-                    a.agency_code,
-                    a.procedure_code,
-                    nc.clause,
-                    nc.detected_at,
-                    orjson.dumps(nc.evidence).decode(),  # one JSON array per finding
-                    nc.detail,
+            if (
+                row is None
+                or not row[3]
+                or row[4] != nc.clause
+                or row[5] != nc.detected_at
+                or row[6] != nc.detail
+                or row[7] != list(nc.evidence)
+            ):
+                upsert.append(
+                    (
+                        a.dossier_code,
+                        key[1],
+                        nc.code,
+                        a.agency_code,
+                        a.procedure_code,
+                        nc.clause,
+                        nc.detected_at,
+                        orjson.dumps(nc.evidence).decode(),  # one JSON array per finding
+                        nc.detail,
+                    )
                 )
-            )
         same = len(ncs) == len(a.nonconformities) and all(
             x is y for x, y in zip(ncs, a.nonconformities, strict=True)
         )
         merged.append(a if same else a.model_copy(update={"nonconformities": tuple(ncs)}))
+    gone = [key for key, row in stored.items() if row[3] and key not in raised]
     if upsert:
         cols = list(zip(*upsert, strict=True))
         await conn.execute(
@@ -94,18 +111,16 @@ async def merge_statuses(conn: Conn, items: Sequence[DossierAssessment]) -> list
             text_array(cols[7]),
             text_array(cols[8]),
         )
-    # findings the engine no longer raises stay in the register, marked inactive
-    await conn.execute(
-        """
-        UPDATE processing.nonconformities n SET active = false
-        WHERE n.dossier_code = ANY($1::text[]) AND n.active
-          AND NOT EXISTS (SELECT 1 FROM unnest($2::text::text[], $3::text::text[]) AS raised(d, k)
-                          WHERE raised.d = n.dossier_code AND raised.k = n.nc_key)
-        """,
-        codes,
-        text_array([u[0] for u in upsert]),
-        text_array([u[1] for u in upsert]),
-    )
+    if gone:  # findings the engine no longer raises stay in the register, marked inactive
+        await conn.execute(
+            """
+            UPDATE processing.nonconformities n SET active = false
+            FROM unnest($1::text::text[], $2::text::text[]) AS gone(d, k)
+            WHERE n.dossier_code = gone.d AND n.nc_key = gone.k
+            """,
+            text_array([d for d, _ in gone]),
+            text_array([k for _, k in gone]),
+        )
     return merged
 
 

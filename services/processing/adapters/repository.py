@@ -140,7 +140,7 @@ async def save_assessments(
             at_risk_since, forecast_resolved_at, fold_token)
         SELECT * FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::smallint[],
             $5::text::text[], $6::text::timestamptz[], $7::text::timestamptz[], $8::text::timestamptz[],
-            $9::text::timestamptz[], $10::text::int[], $11::text::text[]::jsonb[], $12::text::timestamptz[],
+            $9::text::timestamptz[], $10::text::int[], $11::text[]::jsonb[], $12::text::timestamptz[],
             $13::text::timestamptz[], $14::text::timestamptz[], $15::text::bigint[])
         ON CONFLICT (dossier_code) DO UPDATE SET
             agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
@@ -166,7 +166,9 @@ async def save_assessments(
         timestamptz_array([a.index_due_at for a in items]),
         timestamptz_array([a.resolved_at for a in items]),
         int_array([1] * len(items)),
-        text_array(list(bodies) if bodies is not None else [stored_json(a) for a in items]),
+        # a list, not a literal: every body has quotes, which a literal escapes (6 µs a body) and
+        # asyncpg's binary array does not need (about 1 µs)
+        list(bodies) if bodies is not None else [stored_json(a) for a in items],
         timestamptz_array(next_deadlines),
         timestamptz_array([a.at_risk_since for a in items]),
         timestamptz_array([a.forecast_resolved_at for a in items]),
