@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.processing.domain import engine
+from services.processing.domain.clauses import NOTHING, Findings
 from services.processing.domain.engine import Evaluation, ProcedureTerms, ProcessContext, evaluate
 from services.processing.domain.history import Fold, fold_more
 from services.processing.domain.inputs import ClockRules, ClockStop
@@ -84,6 +85,7 @@ def test_a_kept_fold_assesses_as_a_fresh_evaluation_of_its_events(
             assert as_bytes(remembered) == as_bytes(fresh)
             a = fresh.assessment
             moments = [m for m in (fresh.next_deadline, a.due_at, a.index_due_at) if m is not None]
+    assert NOTHING == Findings()  # the shared empty result was only ever read
 
 
 def test_a_step_event_judges_only_the_control_slip_again(monkeypatch: pytest.MonkeyPatch) -> None:

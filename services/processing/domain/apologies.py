@@ -59,16 +59,16 @@ def judge_apologies(
             "(hẹn lại ngày trả quá số lần cho phép)",
         )
     if due_at is None or history.accepted is None:
-        return found
+        return found.settled()
     pending = outcome in (Outcome.PENDING_WITHIN, Outcome.PENDING_OVERDUE)
     if not pending and outcome is not Outcome.LATE:
-        return found  # resolved in time (or closed otherwise): no apology was needed
+        return found.settled()  # resolved in time (or closed otherwise): no apology was needed
     if deadline is None:
         deadline = apology_deadline(due_at, calendar, rules)
     if outcome is not Outcome.LATE and not (pending and now >= deadline):
         if pending and (not apologies or apologies[0].occurred_at > deadline):
             found.wake(deadline, now)  # it will be heading for lateness then
-        return found
+        return found.settled()
     if not apologies:
         evidence = [history.accepted.event_id]
         if history.resolved is not None:
@@ -89,4 +89,4 @@ def judge_apologies(
             f"apology issued {first.occurred_at.isoformat()}, after the deadline {deadline.isoformat()} "
             f"({rules.apology_lead_working_days} working day(s) before the due time {due_at.isoformat()})",
         )
-    return found
+    return found.settled()

@@ -155,7 +155,7 @@ def slip_basis(
         _judge_order(history.steps, process, index, found)
         _judge_skipped(history, process, index, found)
         open_step = _open_step(history, process, index, calendar)
-    return SlipBasis(tuple(rows), found, open_step)
+    return SlipBasis(tuple(rows), found.settled(), open_step)
 
 
 def _judge_order(
