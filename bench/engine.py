@@ -6,8 +6,7 @@ engine. Two cases:
 
 - all: one assessment per dossier, of its 7 events (a dossier's events in one batch);
 - spread: one assessment per event, each over the dossier's events so far (a dossier's events in
-  7 batches, as in a live system and ``bench.processing_handler --spread``). Each fold continues
-  the previous one, so it carries what the previous assessment remembered (``Fold.memo``).
+  7 batches, as in a live system and ``bench.processing_handler --spread``).
 
 ``--iso`` gives every dossier an ISO process of three steps (the control slip's verdicts run);
 without it the coverage is what ``bench.processing_handler`` sees (no QMS: OUT_OF_SCOPE).
@@ -122,10 +121,6 @@ def main() -> None:
         best = float("inf")
         out: list[engine.Evaluation] = []
         for _ in range(args.repeat):
-            # Each run starts with no assessment remembered (Fold.memo): in "spread" a dossier's
-            # assessment then finds only its previous one's, as in a live system; in "all" none.
-            for f, _, _ in cases:
-                f.memo.clear()
             used, out = _timed(lambda cases=cases: run(cases))  # type: ignore[misc]
             best = min(best, used)
         digest = hashlib.sha256()

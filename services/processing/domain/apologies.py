@@ -19,13 +19,6 @@ from services.processing.domain.working_time import working_moment_before
 from shared.calendar import WorkingCalendar
 from shared.contracts.compliance import NonconformityCode, Outcome
 
-_HEADING = (Outcome.PENDING_WITHIN, Outcome.PENDING_OVERDUE, Outcome.LATE)
-
-
-def needs_deadline(due_at: datetime | None, outcome: Outcome | None, history: DossierHistory) -> bool:
-    """Whether :func:`judge_apologies` reads the apology deadline of this dossier."""
-    return due_at is not None and history.accepted is not None and outcome in _HEADING
-
 
 def apology_deadline(due_at: datetime, calendar: WorkingCalendar, rules: ClockRules) -> datetime:
     """The latest moment an apology may be issued for a dossier due at ``due_at``."""
@@ -40,12 +33,8 @@ def judge_apologies(
     calendar: WorkingCalendar,
     rules: ClockRules,
     now: datetime,
-    deadline: datetime | None = None,
 ) -> Findings:
-    """Apology nonconformities of one dossier at ``now`` (``due_at``/``outcome``: the legal view).
-
-    ``deadline``: its :func:`apology_deadline` if the caller has it already (see :func:`needs_deadline`).
-    """
+    """Apology nonconformities of one dossier at ``now`` (``due_at``/``outcome``: the legal view)."""
     found = Findings()
     apologies = history.apologies
     for n, extra in enumerate(
@@ -59,16 +48,15 @@ def judge_apologies(
             "(hẹn lại ngày trả quá số lần cho phép)",
         )
     if due_at is None or history.accepted is None:
-        return found.settled()
+        return found
     pending = outcome in (Outcome.PENDING_WITHIN, Outcome.PENDING_OVERDUE)
     if not pending and outcome is not Outcome.LATE:
-        return found.settled()  # resolved in time (or closed otherwise): no apology was needed
-    if deadline is None:
-        deadline = apology_deadline(due_at, calendar, rules)
+        return found  # resolved in time (or closed otherwise): no apology was needed
+    deadline = apology_deadline(due_at, calendar, rules)
     if outcome is not Outcome.LATE and not (pending and now >= deadline):
         if pending and (not apologies or apologies[0].occurred_at > deadline):
             found.wake(deadline, now)  # it will be heading for lateness then
-        return found.settled()
+        return found
     if not apologies:
         evidence = [history.accepted.event_id]
         if history.resolved is not None:
@@ -89,4 +77,4 @@ def judge_apologies(
             f"apology issued {first.occurred_at.isoformat()}, after the deadline {deadline.isoformat()} "
             f"({rules.apology_lead_working_days} working day(s) before the due time {due_at.isoformat()})",
         )
-    return found.settled()
+    return found

@@ -99,15 +99,3 @@ class Findings:
     def extend(self, other: Findings) -> None:
         self.raised.extend(other.raised)
         self.wake_at.extend(other.wake_at)
-
-    def settled(self) -> Findings:
-        """These findings as a rule group returns them, done: :data:`NOTHING` when there are none.
-
-        A kept fold remembers its groups' results (engine.evaluate), and every object it keeps
-        is one more for the garbage collector to walk: the empty result is one shared object.
-        """
-        return self if self.raised or self.wake_at else NOTHING
-
-
-NOTHING = Findings()
-"""What a rule group found when it found nothing; shared, so never changed (only read)."""

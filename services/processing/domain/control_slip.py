@@ -39,24 +39,6 @@ class ControlSlip:
     findings: Findings
 
 
-@dataclass(slots=True)  # never changed once built; not frozen: a frozen init costs 7× on the hot path
-class OpenStep:
-    """The next required step of an open dossier, and the moment it is overdue."""
-
-    step: IsoStep
-    handed_by: DossierEvent  # the hand-over (or the acceptance) it runs from
-    due_at: datetime
-
-
-@dataclass(slots=True)  # never changed once built; not frozen: a frozen init costs 7× on the hot path
-class SlipBasis:
-    """The control slip as it is at any moment: the rows, every verdict but the open step's, the open step."""
-
-    rows: tuple[ControlSlipRow, ...]
-    findings: Findings
-    open_step: OpenStep | None
-
-
 def _budget(step: IsoStep) -> Duration:
     budget = step.budget
     return _duration(budget.value, budget.unit)
@@ -71,33 +53,6 @@ def build_control_slip(
     history: DossierHistory, process: IsoProcessRecord | None, calendar: WorkingCalendar, now: datetime
 ) -> ControlSlip:
     """The control slip rows and step nonconformities; without a process, rows carry no verdict."""
-    return slip_at(slip_basis(history, process, calendar), now)
-
-
-def slip_at(basis: SlipBasis, now: datetime) -> ControlSlip:
-    """The control slip at ``now``: the basis, and STEP_OVERDUE (or its timer) of the open step."""
-    open_step = basis.open_step
-    if open_step is None:
-        return ControlSlip(basis.rows, basis.findings)
-    found = Findings(list(basis.findings.raised), list(basis.findings.wake_at))
-    due_at, step = open_step.due_at, open_step.step
-    if now >= due_at:
-        found.raise_(
-            NonconformityCode.STEP_OVERDUE,
-            due_at,
-            [open_step.handed_by.event_id],
-            f"step {step.code} ({step.responsible_unit}) still open past its due time "
-            f"{due_at.isoformat()} (bước quá hạn)",
-        )
-    else:
-        found.wake(due_at, now)
-    return ControlSlip(basis.rows, found)
-
-
-def slip_basis(
-    history: DossierHistory, process: IsoProcessRecord | None, calendar: WorkingCalendar
-) -> SlipBasis:
-    """What of the control slip does not depend on the moment it is judged (see :func:`slip_at`)."""
     found = Findings()
     index: dict[str, int] = {}
     if process is not None:
@@ -150,12 +105,11 @@ def slip_basis(
                 f"{step.responsible_unit} responsible (sai đơn vị thực hiện)",
             )
         handed_by = event
-    open_step: OpenStep | None = None
     if process is not None:
         _judge_order(history.steps, process, index, found)
         _judge_skipped(history, process, index, found)
-        open_step = _open_step(history, process, index, calendar)
-    return SlipBasis(tuple(rows), found.settled(), open_step)
+        _judge_open_step(history, process, index, calendar, now, found)
+    return ControlSlip(tuple(rows), found)
 
 
 def _judge_order(
@@ -206,11 +160,16 @@ def _judge_skipped(
         )
 
 
-def _open_step(
-    history: DossierHistory, process: IsoProcessRecord, index: dict[str, int], calendar: WorkingCalendar
-) -> OpenStep | None:
+def _judge_open_step(
+    history: DossierHistory,
+    process: IsoProcessRecord,
+    index: dict[str, int],
+    calendar: WorkingCalendar,
+    now: datetime,
+    found: Findings,
+) -> None:
     if history.accepted is None or history.closed_at is not None:
-        return None
+        return
     known = [e for e in history.steps if e.payload.step_code in index]
     last_index = index[known[-1].payload.step_code] if known else -1
     allowance = Decimal(0)
@@ -221,7 +180,7 @@ def _open_step(
             open_step = step
             break
     if open_step is None:
-        return None
+        return
     handed_by: DossierEvent = history.steps[-1] if history.steps else history.accepted
     due_at = run_clock(
         calendar,
@@ -230,5 +189,14 @@ def _open_step(
         clip_pauses(history.pauses, None),
     )
     if due_at is None:
-        return None  # waiting for a supplement: the step's clock is stopped
-    return OpenStep(open_step, handed_by, due_at)
+        return  # waiting for a supplement: the step's clock is stopped
+    if now >= due_at:
+        found.raise_(
+            NonconformityCode.STEP_OVERDUE,
+            due_at,
+            [handed_by.event_id],
+            f"step {open_step.code} ({open_step.responsible_unit}) still open past its due time "
+            f"{due_at.isoformat()} (bước quá hạn)",
+        )
+    else:
+        found.wake(due_at, now)

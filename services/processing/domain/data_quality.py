@@ -41,4 +41,4 @@ def judge_order(history: DossierHistory) -> Findings:
             f"({_VI[after.event_type.value]} trước khi {_VI[before.event_type.value]}); "
             "no outcome until the emitter sends the right times",
         )
-    return found.settled()
+    return found

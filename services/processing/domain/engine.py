@@ -8,16 +8,14 @@ writes the result and schedules a timer. The rules live one group per module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from operator import is_
-from typing import Any, TypeVar, cast
 
-from services.processing.domain.apologies import apology_deadline, judge_apologies, needs_deadline
+from services.processing.domain.apologies import judge_apologies
 from services.processing.domain.clauses import Findings
 from services.processing.domain.clocks import compute_clocks
-from services.processing.domain.control_slip import slip_at, slip_basis
+from services.processing.domain.control_slip import build_control_slip
 from services.processing.domain.data_quality import judge_order
 from services.processing.domain.forecast import Forecast, RemainingTimes, forecast
 from services.processing.domain.history import Fold, check_dates, dedupe_and_order, fold
@@ -64,31 +62,11 @@ class Evaluation:
     next_deadline: datetime | None
 
 
-T = TypeVar("T")
-Memo = dict[str, tuple[tuple[object, ...], object]]
-
-
-def _recall(memo: Memo, group: str, inputs: tuple[Any, ...], judge: Callable[[], T]) -> T:
-    """``judge()``, or what it gave last time for the very same ``inputs`` (compared by identity).
-
-    Every rule group is a pure function of what it reads, so equal inputs give the equal result;
-    identity, not equality, because two equal datetimes in different offsets print differently.
-    """
-    known = memo.get(group)
-    if known is not None and len(known[0]) == len(inputs) and all(map(is_, known[0], inputs)):
-        return cast(T, known[1])
-    result = judge()
-    memo[group] = (inputs, result)
-    return result
-
-
 def _order(nc: NonconformityRecord) -> tuple[datetime, str, tuple[str, ...]]:
     return (nc.detected_at, nc.code, nc.evidence)
 
 
-def _applied(
-    raised: list[NonconformityRecord], codes: frozenset[str] | None
-) -> tuple[NonconformityRecord, ...]:
+def _applied(raised: list[NonconformityRecord], codes: frozenset[str] | None) -> tuple[NonconformityRecord, ...]:
     """The nonconformities of the rules that apply (``codes`` None: all), by detection time."""
     kept = raised if codes is None else [nc for nc in raised if nc.code in codes]
     if len(kept) > 1:
@@ -121,13 +99,8 @@ def evaluate(
     history = fold(events, rules.clock_stop)
     if isinstance(events, Fold):
         events.check_dates(calendar.window)  # a kept fold's events are checked once, not per assessment
-        # A kept fold carries the results of its last assessment: a rule group whose inputs a new
-        # event (or a later ``now``) left unchanged is not judged again.
-        memo: Memo = events.memo
-        kept: Fold | None = events
     else:
         check_dates(history, calendar)
-        memo, kept = {}, None
     first = history.first
     found = Findings()
     assessed_at = now
@@ -137,118 +110,25 @@ def evaluate(
         assert end_of_log is not None
         now = end_of_log  # a historical log is judged as its end saw it, never by today's clock
 
-    # The parts of the history each group reads. From a kept fold they are the very objects a
-    # continued fold hands on while no new event changes them (history.fold_more).
-    accepted, resolved = history.accepted, history.resolved
-    pauses, waiting = (kept.pauses, kept.waiting) if kept is not None else (history.pauses, None)
-    requests = history.supplement_requests
-    scope = _recall(
-        memo,
-        "scope",
-        (first, accepted, terms, process, calendar),
-        lambda: judge_scope(history, terms, process, calendar),
-    )
+    scope = judge_scope(history, terms, process, calendar)
     found.extend(scope.findings)
-    clocks = (
-        _recall(
-            memo,
-            "clocks",
-            (
-                accepted,
-                history.submitted,
-                pauses,
-                waiting,
-                resolved,
-                history.terminal,
-                terms,
-                calendar,
-                rules,
-            ),
-            lambda: compute_clocks(history, terms, calendar, rules),
-        )
-        if terms is not None
-        else None
-    )
-    impossible = _recall(
-        memo,
-        "order",
-        (accepted, history.resolution, history.returned),
-        lambda: judge_order(history),
-    )
+    clocks = compute_clocks(history, terms, calendar, rules) if terms is not None else None
+    impossible = judge_order(history)
     if impossible.raised:
         # Times that cannot be true: a data-quality finding instead of an outcome (and no timer).
         found.extend(impossible)
         timeliness = Timeliness(None, None, Findings())
     else:
-        # ``now`` matters to the outcome only as which side of the two due moments it is on.
-        due_passed = clocks is not None and clocks.due_at is not None and now >= clocks.due_at
-        index_passed = clocks is not None and clocks.index_due_at is not None and now >= clocks.index_due_at
-        timeliness = _recall(
-            memo,
-            "timeliness",
-            (resolved, history.terminal, accepted, clocks, requests, calendar, due_passed, index_passed),
-            lambda: judge_timeliness(history, clocks, calendar, now),
-        )
+        timeliness = judge_timeliness(history, clocks, calendar, now)
         found.extend(timeliness.findings)
         if rules.applies(NonconformityCode.APOLOGY_MISSING) or rules.applies(NonconformityCode.APOLOGY_LATE):
-            due_at = clocks.due_at if clocks else None
-            outcome_now = timeliness.outcome
-            deadline = None
-            if needs_deadline(due_at, outcome_now, history):
-                assert due_at is not None
-                deadline = _recall(
-                    memo,
-                    "apology_deadline",
-                    (due_at, calendar, rules),
-                    lambda: apology_deadline(due_at, calendar, rules),
-                )
-            # ``now`` matters to the apologies only as which side of the deadline it is on.
-            deadline_passed = deadline is not None and now >= deadline
             found.extend(
-                _recall(
-                    memo,
-                    "apologies",
-                    (
-                        history.apologies,
-                        accepted,
-                        resolved,
-                        due_at,
-                        outcome_now,
-                        calendar,
-                        rules,
-                        deadline_passed,
-                    ),
-                    lambda: judge_apologies(history, due_at, outcome_now, calendar, rules, now, deadline),
+                judge_apologies(
+                    history, clocks.due_at if clocks else None, timeliness.outcome, calendar, rules, now
                 )
             )
-    start = clocks.start if clocks else None
-    found.extend(
-        _recall(
-            memo,
-            "supplements",
-            (requests, start, calendar, rules),
-            lambda: judge_supplements(history, start, calendar, rules),
-        )
-    )
-    basis = _recall(
-        memo,
-        "slip",
-        (
-            first,
-            accepted,
-            history.steps,
-            pauses,
-            waiting,
-            resolved,
-            history.terminal,
-            scope.process,
-            calendar,
-        ),
-        lambda: slip_basis(history, scope.process, calendar),
-    )
-    # ``now`` matters to the slip only as which side of the open step's due moment it is on.
-    step_passed = basis.open_step is not None and now >= basis.open_step.due_at
-    slip = _recall(memo, "slip_at", (basis, step_passed), lambda: slip_at(basis, now))
+    found.extend(judge_supplements(history, clocks.start if clocks else None, calendar, rules))
+    slip = build_control_slip(history, scope.process, calendar, now)
     found.extend(slip.findings)
 
     outcome, index_outcome, closed_at = timeliness.outcome, timeliness.index_outcome, history.closed_at
@@ -267,15 +147,10 @@ def evaluate(
         if not censoring:
             found.wake(warning.wake_at, now)
 
-    accepted_at = accepted.occurred_at if accepted else None
-    resolved_at = resolved.occurred_at if resolved else None
+    accepted_at = history.accepted.occurred_at if history.accepted else None
+    resolved_at = history.resolved.occurred_at if history.resolved else None
     processing_days = (
-        _recall(
-            memo,
-            "processing_days",
-            (accepted, resolved, calendar),
-            lambda: float(calendar.working_days_between(accepted_at, resolved_at)),
-        )
+        float(calendar.working_days_between(accepted_at, resolved_at))
         if accepted_at is not None and resolved_at is not None and not impossible.raised
         else None
     )

@@ -148,13 +148,6 @@ class Fold(Sequence[DossierEvent]):
     # against the window ``checked_in`` (:meth:`check_dates`): a memo, not part of the facts.
     checked: int = field(default=0, compare=False, repr=False)
     checked_in: DateWindow | None = field(default=None, compare=False, repr=False)
-    # The engine's results per rule group, each with the inputs it was computed from (compared by
-    # identity), handed on to the folds that continue this one: a memo, not part of the facts.
-    # A part of the fold left unchanged by new events stays the same object, so what only reads
-    # unchanged parts is not judged again (see engine.evaluate).
-    memo: dict[str, tuple[tuple[object, ...], object]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
 
     def __len__(self) -> int:
         return len(self.events)
@@ -225,7 +218,6 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
     resolution, returned, terminal = base.resolution, base.returned, base.terminal
     requests, pauses, waiting = list(base.requests), list(base.pauses), base.waiting
     apologies, steps = list(base.apologies), list(base.steps)
-    counts = (len(requests), len(pauses), len(apologies), len(steps))
     for e in fresh:
         new_status = _STATUS[e.event_type]
         # Once closed (refused, withdrawn, stopped, resolved, returned) the status only moves
@@ -254,8 +246,6 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
             apologies.append(e)
         elif isinstance(e, DossierStepCompleted):
             steps.append(e)
-    # A part no new event touched stays the same tuple: the engine's memo compares parts by identity.
-    grown = (len(requests), len(pauses), len(apologies), len(steps))
     return Fold(
         events=(*base.events, *fresh),
         ids=base.ids.union(e.event_id for e in fresh),
@@ -265,15 +255,14 @@ def fold_more(state: Fold | None, events: Iterable[DossierEvent]) -> Fold | None
         resolution=resolution,
         returned=returned,
         terminal=terminal,
-        requests=tuple(requests) if grown[0] != counts[0] else base.requests,
-        pauses=tuple(pauses) if grown[1] != counts[1] else base.pauses,
+        requests=tuple(requests),
+        pauses=tuple(pauses),
         waiting=waiting,
-        apologies=tuple(apologies) if grown[2] != counts[2] else base.apologies,
-        steps=tuple(steps) if grown[3] != counts[3] else base.steps,
+        apologies=tuple(apologies),
+        steps=tuple(steps),
         last=occurred_order(fresh[-1]),
         checked=base.checked,
         checked_in=base.checked_in,
-        memo=base.memo if state is not None else {},
     )
 
 

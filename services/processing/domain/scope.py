@@ -44,9 +44,9 @@ def judge_scope(
             f"procedure {first.procedure_code} is not in the registry (thủ tục chưa được công bố); "
             "add it to the registry so the dossier can be judged",
         )
-        return Scope(False, None, found.settled())
+        return Scope(False, None, found)
     if context is None:
-        return Scope(True, None, found.settled())
+        return Scope(True, None, found)
     if not context.in_iso_scope:
         found.raise_(
             NonconformityCode.OUT_OF_SCOPE,
@@ -55,7 +55,7 @@ def judge_scope(
             f"procedure {first.procedure_code} is not in the announced ISO scope of agency "
             f"{first.agency_code} (phạm vi áp dụng HTQLCL)",
         )
-        return Scope(False, None, found.settled())
+        return Scope(False, None, found)
     on = reference.occurred_at.astimezone(calendar.tz).date()
     process = version_in_force(context.versions, on)
     if process is None:
@@ -66,5 +66,5 @@ def judge_scope(
             f"agency {first.agency_code} has no ISO process (quy trình ISO) for procedure "
             f"{first.procedure_code} in force on {on.isoformat()}",
         )
-        return Scope(False, None, found.settled())
-    return Scope(True, process, found.settled())
+        return Scope(False, None, found)
+    return Scope(True, process, found)

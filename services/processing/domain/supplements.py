@@ -23,7 +23,7 @@ def judge_supplements(
     found = Findings()
     requests = history.supplement_requests
     if not requests:
-        return found.settled()
+        return found
     first = requests[0]
     if start is not None:
         window = rules.supplement_window_working_days
@@ -45,4 +45,4 @@ def judge_supplements(
             f"{len(requests)} supplement requests; the missing documents must be asked for at once "
             "(yêu cầu bổ sung quá 01 lần — counted late in the national index)",
         )
-    return found.settled()
+    return found

@@ -49,9 +49,9 @@ def judge_timeliness(
     found = Findings()
     if history.resolved is None and history.terminal is not None:
         outcome = _terminal_outcome(history.terminal)
-        return Timeliness(outcome, outcome, found.settled())
+        return Timeliness(outcome, outcome, found)
     if clocks is None or history.accepted is None:
-        return Timeliness(None, None, found.settled())
+        return Timeliness(None, None, found)
     accepted = history.accepted
 
     appointed = accepted.payload.appointed_return_at
@@ -86,7 +86,7 @@ def judge_timeliness(
                 f"resolved {resolved.occurred_at.isoformat()} after the due time {clocks.due_at.isoformat()} "
                 "(giải quyết quá hạn)",
             )
-        return Timeliness(outcome, index_outcome, found.settled())
+        return Timeliness(outcome, index_outcome, found)
 
     outcome = _pending(clocks.due_at, now)
     if outcome is Outcome.PENDING_OVERDUE:
@@ -105,4 +105,4 @@ def judge_timeliness(
         index_outcome = _pending(clocks.index_due_at, now)
         if index_outcome is Outcome.PENDING_WITHIN:
             found.wake(clocks.index_due_at, now)
-    return Timeliness(outcome, index_outcome, found.settled())
+    return Timeliness(outcome, index_outcome, found)
