@@ -100,3 +100,18 @@ def start_service(service: str, env: dict[str, str], port: int, log: IO[bytes]) 
             pass
         time.sleep(0.2)
     raise SystemExit(f"{service} not healthy within 60 s")
+
+
+def as_the_services_collect() -> None:
+    """Python's garbage collector set as a service sets it (``TTHC_GC_YOUNG_THRESHOLD``), so an
+    in-process benchmark of a handler measures what the service pays. A checkout from before the
+    setting keeps Python's defaults, as its services did."""
+    try:
+        from shared.runtime import tune_gc
+    except ImportError:
+        return
+    from shared.settings import CommonSettings
+
+    threshold = getattr(CommonSettings(), "gc_young_threshold", 0)
+    tune_gc(threshold)
+

@@ -40,7 +40,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 from tqdm import tqdm
 
-from bench.common import git_commit, private_stack, write_section
+from bench.common import as_the_services_collect, git_commit, private_stack, write_section
 from bench.processing import PROCEDURES, new_producer, publish_all, stream
 from services.processing.adapters.repository import insert_events, load_histories, stored_json
 from services.processing.domain.engine import ClockRules, ProcedureTerms, ProcessContext, evaluate
@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--dossiers", type=int, default=40_000)
     ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
     args = ap.parse_args()
+    as_the_services_collect()
     raw = list(stream(args.dossiers))
     n = len(raw)
     cpu: dict[str, float] = {}

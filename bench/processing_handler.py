@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import asyncpg
 import psutil
 
-from bench.common import private_stack
+from bench.common import as_the_services_collect, private_stack
 from bench.processing import PROCEDURES, cpu_seconds, procedure_change, stream
 from services.processing.domain.engine import ClockRules
 from services.processing.handlers import (
@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--dossiers", type=int, default=20_000)
     ap.add_argument("--spread", action="store_true", help="a dossier's events in 7 different batches")
     args = ap.parse_args()
+    as_the_services_collect()
     with private_stack() as (pg, _, _):
         assert pg.proc is not None
         n, service, database, wall = asyncio.run(

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import psutil
 
-from bench.common import git_commit, write_section
+from bench.common import as_the_services_collect, git_commit, write_section
 from bench.processing import AGENCIES, PROCEDURES
 from bench.processing_handler import _cpu, in_process_context
 from services.processing.adapters.folds import FoldStore
@@ -214,6 +214,7 @@ def main() -> None:
     )
     ap.add_argument("--write", action="store_true", help="write the result into docs/benchmarks.md")
     args = ap.parse_args()
+    as_the_services_collect()
     checkpoints = [c for c in CHECKPOINTS if c < args.dossiers] + [args.dossiers]
     work = Path(tempfile.mkdtemp(prefix="tthc-bench-mem-", dir="/tmp"))
     pg = LocalPostgres(work / "pg", fsync=True).start()
