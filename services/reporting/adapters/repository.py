@@ -134,29 +134,34 @@ async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, Stored]:
     }
 
 
+_FACTS_UPSERT = """
+    INSERT INTO reporting.dossier_facts AS f (dossier_code, agency_code, procedure_code, channel, status,
+        outcome, index_outcome, accepted_at, due_at, index_due_at, resolved_at, closed_at,
+        processing_working_days, revision, assessment)
+    SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, doc::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
+        $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+        $12::timestamptz[], $13::float8[], $14::int[], $15::text[])
+        AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, doc)
+    ON CONFLICT (dossier_code) DO UPDATE SET
+        agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
+        channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+        index_outcome = EXCLUDED.index_outcome, accepted_at = EXCLUDED.accepted_at,
+        due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at,
+        resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
+        processing_working_days = EXCLUDED.processing_working_days,
+        revision = EXCLUDED.revision, assessment = EXCLUDED.assessment
+    WHERE f.revision < EXCLUDED.revision
+"""
+
+
 async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) -> None:
     """Each dossier's fact and its assessment (the message's JSON text, made jsonb by PostgreSQL)."""
     if not items:
         return
     views = [a for a, _ in items]
     await conn.execute(
-        """
-        INSERT INTO reporting.dossier_facts AS f (dossier_code, agency_code, procedure_code, channel, status,
-            outcome, index_outcome, accepted_at, due_at, index_due_at, resolved_at, closed_at,
-            processing_working_days, revision, assessment)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
-            $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-            $12::timestamptz[], $13::float8[], $14::int[], $15::text[]::jsonb[])
-        ON CONFLICT (dossier_code) DO UPDATE SET
-            agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
-            channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
-            index_outcome = EXCLUDED.index_outcome, accepted_at = EXCLUDED.accepted_at,
-            due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at,
-            resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
-            processing_working_days = EXCLUDED.processing_working_days,
-            revision = EXCLUDED.revision, assessment = EXCLUDED.assessment
-        WHERE f.revision < EXCLUDED.revision
-        """,
+        _FACTS_UPSERT,
         [a.dossier_code for a in views],
         [a.agency_code for a in views],
         [a.procedure_code for a in views],
