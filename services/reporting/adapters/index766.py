@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.reporting.domain.index766_facts import (
     DAILY,
+    Accumulator,
     DailyDelta,
     Facts766,
+    add_delta,
     apply,
     carries_facts,
-    delta,
+    grouped,
     measures,
 )
 from shared.contracts.events import DossierEvent, occurred_order
@@ -31,9 +32,21 @@ _FIELDS = (
     "rated_at",
     "satisfaction",
 )
+_TYPES = (
+    "text",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "smallint",
+)
+# one statement for the batch's changed dossiers (in code order, each once), not one per dossier
 _UPSERT_FACTS = f"""
 INSERT INTO reporting.index766_facts (dossier_code, {", ".join(_FIELDS)})
-VALUES ({", ".join(f"${i}" for i in range(1, len(_FIELDS) + 2))})
+SELECT * FROM unnest($1::text[], {", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, start=2))})
 ON CONFLICT (dossier_code) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _FIELDS)}
 """
 _ADD_DAILY = f"""
@@ -52,11 +65,10 @@ def changes(
     for e in sorted((e for e in events if carries_facts(e)), key=occurred_order):
         new[e.dossier_code] = apply(new.get(e.dossier_code), e)
     changed = {code: f for code, f in new.items() if current.get(code) != f}
-    total: DailyDelta = {}
+    acc: Accumulator = {}
     for code, f in changed.items():
-        for key, counts in delta(current.get(code), f, tz).items():
-            total.setdefault(key, Counter()).update(counts)
-    return changed, {k: v for k, v in total.items() if any(v.values())}
+        add_delta(acc, current.get(code), f, tz)
+    return changed, grouped(acc)
 
 
 async def record(conn: Conn, events: Sequence[DossierEvent], tz: ZoneInfo) -> int:
@@ -75,9 +87,9 @@ async def record(conn: Conn, events: Sequence[DossierEvent], tz: ZoneInfo) -> in
     current = {r["dossier_code"]: Facts766(**{c: r[c] for c in _FIELDS}) for r in rows}
     changed, daily = changes(current, events, tz)
     if changed:
-        await conn.executemany(
-            _UPSERT_FACTS, [(code, *(getattr(f, c) for c in _FIELDS)) for code, f in sorted(changed.items())]
-        )
+        codes = sorted(changed)
+        facts = [changed[code] for code in codes]
+        await conn.execute(_UPSERT_FACTS, codes, *[[getattr(f, c) for f in facts] for c in _FIELDS])
     if daily:
         keys = sorted(daily)
         await conn.execute(
