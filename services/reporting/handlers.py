@@ -13,7 +13,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.reporting.adapters import registry_copy, repository
-from services.reporting.domain.assessment import AssessmentView
+from services.reporting.domain.assessment import AssessmentView, read_json
 from services.reporting.domain.nonconformities import NcFact, NcKey, nc_delta
 from services.reporting.domain.rollup import Accumulator, add_delta, grouped, project_to_fields
 from shared import metrics
@@ -66,7 +66,7 @@ def _read(value: bytes) -> tuple[AssessmentView, str]:
     first); the text is stored as it came (``reporting.dossier_facts.assessment`` is cast to jsonb
     by PostgreSQL), so the document is neither decoded to Python objects nor encoded again.
     """
-    view = AssessmentView.model_validate_json(value)
+    view = read_json(value)
     return view, value.decode()
 
 

@@ -3,6 +3,7 @@ give what the plain definitions give."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,7 @@ def mutate(rng: random.Random, f: Fact | None, base: datetime) -> Fact | None:
     other = random_fact(rng, base)
     if f is None or other is None or rng.random() < 0.2:
         return other
-    fields = dict(f.__dict__)
+    fields = dataclasses.asdict(f)
     for name in rng.sample(sorted(fields), rng.randint(0, 3)):
         fields[name] = getattr(other, name)
     return Fact(**fields)
