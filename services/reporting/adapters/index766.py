@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.processing.adapters.literals import int_array, text_array, timestamptz_array
 from services.reporting.domain.index766_facts import (
     DAILY,
     Accumulator,
@@ -43,10 +44,11 @@ _TYPES = (
     "timestamptz",
     "smallint",
 )
-# one statement for the batch's changed dossiers (in code order, each once), not one per dossier
+# One statement for the batch's changed dossiers (in code order, each once), not one per dossier; its
+# arrays bound as literals, cast once in the FROM (docs/decisions.md, "arrays as literals").
 _UPSERT_FACTS = f"""
 INSERT INTO reporting.index766_facts (dossier_code, {", ".join(_FIELDS)})
-SELECT * FROM unnest($1::text[], {", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, start=2))})
+SELECT * FROM unnest($1::text::text[], {", ".join(f"${i}::text::{t}[]" for i, t in enumerate(_TYPES, start=2))})
 ON CONFLICT (dossier_code) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _FIELDS)}
 """
 _ADD_DAILY = f"""
@@ -55,6 +57,11 @@ SELECT * FROM unnest($1::text[], $2::date[], {", ".join(f"${i}::int[]" for i in 
 ON CONFLICT (day, agency_code) DO UPDATE SET
 {", ".join(f"{c} = index766_daily.{c} + excluded.{c}" for c in DAILY)}
 """
+
+
+def _bool_array(values: Sequence[bool | None]) -> str:
+    """Booleans as a ``boolean[]`` literal (bind to ``$n::text::boolean[]``); None is NULL."""
+    return "{" + ",".join(["NULL" if v is None else "t" if v else "f" for v in values]) + "}"
 
 
 def changes(
@@ -89,7 +96,19 @@ async def record(conn: Conn, events: Sequence[DossierEvent], tz: ZoneInfo) -> in
     if changed:
         codes = sorted(changed)
         facts = [changed[code] for code in codes]
-        await conn.execute(_UPSERT_FACTS, codes, *[[getattr(f, c) for f in facts] for c in _FIELDS])
+        await conn.execute(
+            _UPSERT_FACTS,
+            text_array(codes),
+            text_array([f.agency_code for f in facts]),
+            timestamptz_array([f.accepted_at for f in facts]),
+            _bool_array([f.digitized for f in facts]),
+            timestamptz_array([f.resolved_at for f in facts]),
+            _bool_array([f.result_digitized for f in facts]),
+            timestamptz_array([f.fee_paid_at for f in facts]),
+            _bool_array([f.fee_online for f in facts]),
+            timestamptz_array([f.rated_at for f in facts]),
+            int_array([f.satisfaction for f in facts]),
+        )
     if daily:
         keys = sorted(daily)
         await conn.execute(
