@@ -129,6 +129,12 @@ async def run(
             " ORDER BY r::text) FROM reporting.nonconformity_rollup r), ''))"
         )
         print(f"rollups (daily, per field, nonconformities) md5 {digest}")
+        written = await pool.fetchval(
+            "SELECT md5((SELECT string_agg(f::text, ',' ORDER BY dossier_code) FROM reporting.dossier_facts f)"
+            " || coalesce((SELECT string_agg(n::text, ',' ORDER BY dossier_code, seq)"
+            " FROM reporting.nonconformities n), ''))"
+        )
+        print(f"dossier facts and nonconformity register md5 {written}")
     finally:
         await pool.close()
     return len(messages), used[0], used[1], wall

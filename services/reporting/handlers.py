@@ -13,7 +13,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.reporting.adapters import registry_copy, repository
-from services.reporting.domain.assessment import AssessmentView
+from services.reporting.domain.assessment import AssessmentView, read_json
 from services.reporting.domain.nonconformities import NcFact, NcKey, nc_delta
 from services.reporting.domain.rollup import Accumulator, add_delta, grouped, project_to_fields
 from shared import metrics
@@ -66,7 +66,7 @@ def _read(value: bytes) -> tuple[AssessmentView, str]:
     first); the text is stored as it came (``reporting.dossier_facts.assessment`` is cast to jsonb
     by PostgreSQL), so the document is neither decoded to Python objects nor encoded again.
     """
-    view = AssessmentView.model_validate_json(value)
+    view = read_json(value)
     return view, value.decode()
 
 
@@ -115,10 +115,12 @@ async def _apply_isolating(ctx: ReportingContext, items: Sequence[Newest]) -> No
 
 async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
     fresh: list[tuple[AssessmentView, str]] = []
+    drop: list[str] = []  # dossiers whose stored register is replaced …
+    fill: list[str] = []  # … and those whose new register has rows
     async with ctx.pool.acquire() as conn, conn.transaction():
         current = await repository.current_facts(conn, [code for code, _ in items])
         procedures = {a.procedure_code for _, (a, _, _) in items}
-        procedures |= {c[1].procedure_code for c in current.values()}
+        procedures |= {c.fact.procedure_code for c in current.values()}
         await repository.lock_procedures(conn, sorted(procedures), exclusive=False)
         field_of = await repository.fields_of(conn, sorted(procedures))
         # the batch's delta is summed in plain dicts and grouped once (issue #16: no Counter per dossier)
@@ -127,18 +129,32 @@ async def _apply(ctx: ReportingContext, items: Sequence[Newest]) -> None:
         tz = ctx.tz
         for code, (a, doc, _) in items:
             old = current.get(code)
-            if old is not None and old[0] >= a.revision:
+            if old is not None and old.revision >= a.revision:
                 continue  # already applied (redelivery or replay)
-            add_delta(acc, old[1] if old else None, repository.to_fact(a), tz)
-            old_ncs = old[2] if old else []
-            if old_ncs or a.nonconformities:
-                gone, added = _changed(old_ncs, repository.to_nc_facts(a))
-                if gone or added:
-                    ncs.update(nc_delta(gone, added, tz))
+            new = repository.to_fact(a)
+            add_delta(acc, old.fact if old else None, new, tz)
+            register = repository.register_of(a)
+            if (
+                old is None
+                or old.register != register
+                or old.fact.agency_code != new.agency_code
+                or old.fact.procedure_code != new.procedure_code
+            ):
+                # most revisions leave the register as it was: its rows are then neither deleted,
+                # written again nor counted (issue #16, session 6)
+                old_ncs = repository.nc_facts_of(old.fact, old.register) if old else []
+                if old_ncs or register:
+                    gone, added = _changed(old_ncs, repository.to_nc_facts(a))
+                    if gone or added:
+                        ncs.update(nc_delta(gone, added, tz))
+                if old is not None and old.register:
+                    drop.append(code)
+                if register:
+                    fill.append(code)
             fresh.append((a, doc))
         total = grouped(acc)
         await repository.upsert_facts(conn, fresh)
-        await repository.replace_nonconformities(conn, [a for a, _ in fresh])
+        await repository.replace_nonconformities(conn, drop, fill)
         await repository.apply_rollup_delta(conn, total, project_to_fields(total, field_of))
         await repository.apply_nc_delta(conn, Counter({k: v for k, v in ncs.items() if v}))
     metrics.ROLLUP_UPDATES.inc(len(fresh))

@@ -930,3 +930,81 @@ async def test_nonconformity_register_holds_each_dossiers_latest_assessment_fiel
     assert [r[3] for r in await register()] == ["APOLOGY_MISSING"]
     await handle_assessments(ctx, [msg(4, ())])
     assert await register() == []
+
+
+async def test_a_revision_that_keeps_the_register_keeps_its_rows_and_counts_and_one_that_changes_it_rewrites_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """Reporting writes a dossier's register only when it changed (issue #16, session 6): a revision
+    with the same nonconformities leaves the rows and the counts as they were; a change of a field the
+    rollup does not count (detail, corrective action) or of the dossier's agency still reaches the rows,
+    and the agency change moves the counts."""
+    ctx = ReportingContext(pool, TZ)
+    await handle_registry_changes(ctx, REGISTRY_FIRST)
+    code = f"{COMMUNE_A}-250301-9902"
+
+    def msg(
+        revision: int, ncs: tuple[dict[str, Any], ...], agency_code: str = COMMUNE_A, status: int = 2
+    ) -> bytes:
+        return assessment(
+            code,
+            agency_code,
+            "1.004845",
+            revision,
+            "pending_overdue",
+            accepted=t(3),
+            due=t(5),
+            ncs=ncs,
+            status=status,
+        )
+
+    async def register() -> list[tuple[Any, ...]]:
+        rows = await pool.fetch(
+            "SELECT seq, agency_code, code, status, detail, corrective_action "
+            "FROM reporting.nonconformities WHERE dossier_code = $1 ORDER BY seq",
+            code,
+        )
+        return [tuple(r) for r in rows]
+
+    async def counts() -> list[tuple[Any, ...]]:
+        rows = await pool.fetch(
+            "SELECT agency_code, code, status, sum(n) FROM reporting.nonconformity_rollup "
+            "WHERE code IN ('OVERDUE', 'STEP_OVERDUE') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        return [tuple(r) for r in rows]
+
+    overdue, step = nc("OVERDUE", t(5, 17)), nc("STEP_OVERDUE", t(6, 10, 30))
+    before = await counts()
+    await handle_assessments(ctx, [msg(1, (overdue, step))])
+    first = [
+        (0, COMMUNE_A, "OVERDUE", "open", "OVERDUE", None),
+        (1, COMMUNE_A, "STEP_OVERDUE", "open", "STEP_OVERDUE", None),
+    ]
+    assert await register() == first
+    counted = await counts()
+    for nc_code in ("OVERDUE", "STEP_OVERDUE"):
+        assert _n(counted, COMMUNE_A, nc_code) == _n(before, COMMUNE_A, nc_code) + 1
+
+    await handle_assessments(ctx, [msg(2, (overdue, step), status=5)])  # the same register
+    assert await register() == first
+    assert await counts() == counted
+
+    explained = {**step, "detail": "bước thẩm định trễ 2 giờ", "corrective_action": "CA-9"}
+    await handle_assessments(ctx, [msg(3, (overdue, explained))])
+    assert await register() == [
+        first[0],
+        (1, COMMUNE_A, "STEP_OVERDUE", "open", "bước thẩm định trễ 2 giờ", "CA-9"),
+    ]
+    assert await counts() == counted  # detail and corrective action are not counted
+
+    await handle_assessments(ctx, [msg(4, (overdue, explained), agency_code=COMMUNE_B)])  # the same register
+    assert [r[1] for r in await register()] == [COMMUNE_B, COMMUNE_B]
+    moved = await counts()
+    for agency_code, n in ((COMMUNE_A, -1), (COMMUNE_B, 1)):
+        for nc_code in ("OVERDUE", "STEP_OVERDUE"):
+            assert _n(moved, agency_code, nc_code) == _n(counted, agency_code, nc_code) + n
+
+
+def _n(rows: Any, agency_code: str, code: str) -> int:
+    """The open count of ``code`` for ``agency_code`` in rows of (agency, code, status, n)."""
+    return sum(r[3] for r in rows if r[0] == agency_code and r[1] == code and r[2] == "open")

@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.processing.adapters.literals import int_array, text_array, timestamptz_array
 from services.reporting.domain.index766_facts import (
     DAILY,
+    Accumulator,
     DailyDelta,
     Facts766,
+    add_delta,
     apply,
     carries_facts,
-    delta,
+    grouped,
     measures,
 )
 from shared.contracts.events import DossierEvent, occurred_order
@@ -31,9 +33,22 @@ _FIELDS = (
     "rated_at",
     "satisfaction",
 )
+_TYPES = (
+    "text",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "boolean",
+    "timestamptz",
+    "smallint",
+)
+# One statement for the batch's changed dossiers (in code order, each once), not one per dossier; its
+# arrays bound as literals, cast once in the FROM (docs/decisions.md, "arrays as literals").
 _UPSERT_FACTS = f"""
 INSERT INTO reporting.index766_facts (dossier_code, {", ".join(_FIELDS)})
-VALUES ({", ".join(f"${i}" for i in range(1, len(_FIELDS) + 2))})
+SELECT * FROM unnest($1::text::text[], {", ".join(f"${i}::text::{t}[]" for i, t in enumerate(_TYPES, start=2))})
 ON CONFLICT (dossier_code) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _FIELDS)}
 """
 _ADD_DAILY = f"""
@@ -44,6 +59,11 @@ ON CONFLICT (day, agency_code) DO UPDATE SET
 """
 
 
+def _bool_array(values: Sequence[bool | None]) -> str:
+    """Booleans as a ``boolean[]`` literal (bind to ``$n::text::boolean[]``); None is NULL."""
+    return "{" + ",".join(["NULL" if v is None else "t" if v else "f" for v in values]) + "}"
+
+
 def changes(
     current: dict[str, Facts766], events: Sequence[DossierEvent], tz: ZoneInfo
 ) -> tuple[dict[str, Facts766], DailyDelta]:
@@ -52,11 +72,10 @@ def changes(
     for e in sorted((e for e in events if carries_facts(e)), key=occurred_order):
         new[e.dossier_code] = apply(new.get(e.dossier_code), e)
     changed = {code: f for code, f in new.items() if current.get(code) != f}
-    total: DailyDelta = {}
+    acc: Accumulator = {}
     for code, f in changed.items():
-        for key, counts in delta(current.get(code), f, tz).items():
-            total.setdefault(key, Counter()).update(counts)
-    return changed, {k: v for k, v in total.items() if any(v.values())}
+        add_delta(acc, current.get(code), f, tz)
+    return changed, grouped(acc)
 
 
 async def record(conn: Conn, events: Sequence[DossierEvent], tz: ZoneInfo) -> int:
@@ -75,8 +94,20 @@ async def record(conn: Conn, events: Sequence[DossierEvent], tz: ZoneInfo) -> in
     current = {r["dossier_code"]: Facts766(**{c: r[c] for c in _FIELDS}) for r in rows}
     changed, daily = changes(current, events, tz)
     if changed:
-        await conn.executemany(
-            _UPSERT_FACTS, [(code, *(getattr(f, c) for c in _FIELDS)) for code, f in sorted(changed.items())]
+        codes = sorted(changed)
+        facts = [changed[code] for code in codes]
+        await conn.execute(
+            _UPSERT_FACTS,
+            text_array(codes),
+            text_array([f.agency_code for f in facts]),
+            timestamptz_array([f.accepted_at for f in facts]),
+            _bool_array([f.digitized for f in facts]),
+            timestamptz_array([f.resolved_at for f in facts]),
+            _bool_array([f.result_digitized for f in facts]),
+            timestamptz_array([f.fee_paid_at for f in facts]),
+            _bool_array([f.fee_online for f in facts]),
+            timestamptz_array([f.rated_at for f in facts]),
+            int_array([f.satisfaction for f in facts]),
         )
     if daily:
         keys = sorted(daily)

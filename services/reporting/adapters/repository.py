@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -58,6 +60,31 @@ def to_nc_facts(a: AssessmentView) -> list[NcFact]:
     ]
 
 
+#: one row of ``reporting.nonconformities`` as a dossier's register holds it, in ``seq`` order:
+#: (code, clause, status, detected_at, detail, corrective_action)
+RegisterRow = tuple[str, str, str, datetime, str, str | None]
+
+
+def register_of(a: AssessmentView) -> tuple[RegisterRow, ...]:
+    """The rows :func:`replace_nonconformities` would write for ``a`` (its agency and procedure aside)."""
+    return tuple(
+        (n.code, n.clause, n.status, n.detected_at, n.detail, n.corrective_action) for n in a.nonconformities
+    )
+
+
+def nc_facts_of(fact: Fact, register: Sequence[RegisterRow]) -> list[NcFact]:
+    """The stored register as the nonconformity rollup sees it (its rows carry the fact's agency and procedure)."""
+    return [NcFact(fact.agency_code, fact.procedure_code, r[3], r[0], r[2]) for r in register]
+
+
+class Stored(NamedTuple):
+    """What reporting holds of a dossier: the revision applied, its fact and its nonconformity register."""
+
+    revision: int
+    fact: Fact
+    register: tuple[RegisterRow, ...]
+
+
 async def lock_procedures(conn: Conn, codes: Sequence[str], *, exclusive: bool) -> None:
     """Serialise rollup writes of a procedure with a change of its field (transaction-scoped).
 
@@ -84,8 +111,8 @@ async def fields_of(conn: Conn, codes: Sequence[str]) -> dict[str, str]:
     return {r["code"]: r["field"] for r in rows}
 
 
-async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, tuple[int, Fact, list[NcFact]]]:
-    """Revision, fact and nonconformities of each known dossier, locked for this transaction."""
+async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, Stored]:
+    """Revision, fact and nonconformity register of each known dossier, locked for this transaction."""
     rows = await conn.fetch(
         # the columns of a Fact only: not the stored assessment document (jsonb, decoded for nothing)
         f"SELECT dossier_code, revision, {_FACT_COLUMNS} FROM reporting.dossier_facts "
@@ -94,16 +121,38 @@ async def current_facts(conn: Conn, codes: Sequence[str]) -> dict[str, tuple[int
         list(codes),
     )
     ncs = await conn.fetch(
-        "SELECT dossier_code, agency_code, procedure_code, detected_at, code, status "
-        "FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])",
+        "SELECT dossier_code, code, clause, status, detected_at, detail, corrective_action "
+        "FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[]) ORDER BY dossier_code, seq",
         list(codes),
     )
-    by_code: dict[str, list[NcFact]] = {}
+    by_code: dict[str, list[RegisterRow]] = {}
     for n in ncs:
-        by_code.setdefault(n["dossier_code"], []).append(
-            NcFact(n["agency_code"], n["procedure_code"], n["detected_at"], n["code"], n["status"])
-        )
-    return {r["dossier_code"]: (r["revision"], to_fact(r), by_code.get(r["dossier_code"], [])) for r in rows}
+        by_code.setdefault(n[0], []).append((n[1], n[2], n[3], n[4], n[5], n[6]))
+    return {
+        r["dossier_code"]: Stored(r["revision"], to_fact(r), tuple(by_code.get(r["dossier_code"], ())))
+        for r in rows
+    }
+
+
+_FACTS_UPSERT = """
+    INSERT INTO reporting.dossier_facts AS f (dossier_code, agency_code, procedure_code, channel, status,
+        outcome, index_outcome, accepted_at, due_at, index_due_at, resolved_at, closed_at,
+        processing_working_days, revision, assessment)
+    SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, doc::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
+        $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
+        $12::timestamptz[], $13::float8[], $14::int[], $15::text[])
+        AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, doc)
+    ON CONFLICT (dossier_code) DO UPDATE SET
+        agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
+        channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
+        index_outcome = EXCLUDED.index_outcome, accepted_at = EXCLUDED.accepted_at,
+        due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at,
+        resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
+        processing_working_days = EXCLUDED.processing_working_days,
+        revision = EXCLUDED.revision, assessment = EXCLUDED.assessment
+    WHERE f.revision < EXCLUDED.revision
+"""
 
 
 async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) -> None:
@@ -112,23 +161,7 @@ async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) 
         return
     views = [a for a, _ in items]
     await conn.execute(
-        """
-        INSERT INTO reporting.dossier_facts AS f (dossier_code, agency_code, procedure_code, channel, status,
-            outcome, index_outcome, accepted_at, due_at, index_due_at, resolved_at, closed_at,
-            processing_working_days, revision, assessment)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::smallint[], $6::text[],
-            $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],
-            $12::timestamptz[], $13::float8[], $14::int[], $15::text[]::jsonb[])
-        ON CONFLICT (dossier_code) DO UPDATE SET
-            agency_code = EXCLUDED.agency_code, procedure_code = EXCLUDED.procedure_code,
-            channel = EXCLUDED.channel, status = EXCLUDED.status, outcome = EXCLUDED.outcome,
-            index_outcome = EXCLUDED.index_outcome, accepted_at = EXCLUDED.accepted_at,
-            due_at = EXCLUDED.due_at, index_due_at = EXCLUDED.index_due_at,
-            resolved_at = EXCLUDED.resolved_at, closed_at = EXCLUDED.closed_at,
-            processing_working_days = EXCLUDED.processing_working_days,
-            revision = EXCLUDED.revision, assessment = EXCLUDED.assessment
-        WHERE f.revision < EXCLUDED.revision
-        """,
+        _FACTS_UPSERT,
         [a.dossier_code for a in views],
         [a.agency_code for a in views],
         [a.procedure_code for a in views],
@@ -147,18 +180,20 @@ async def upsert_facts(conn: Conn, items: Sequence[tuple[AssessmentView, str]]) 
     )
 
 
-async def replace_nonconformities(conn: Conn, items: Sequence[AssessmentView]) -> None:
-    """The register holds what each dossier's latest assessment states.
+async def replace_nonconformities(conn: Conn, drop: Sequence[str], fill: Sequence[str]) -> None:
+    """Delete the stored register of the dossiers ``drop``, write the register of the dossiers ``fill``.
 
-    Call it after :func:`upsert_facts` in the same transaction: the rows are read by PostgreSQL
-    from the assessment just stored (``dossier_facts.assessment``, the message as validated by
-    :class:`AssessmentView`), so no nonconformity is encoded parameter by parameter.
+    The caller names only the dossiers whose register changed (``drop``: those that had rows,
+    ``fill``: those whose new assessment states some), so a revision that leaves the register as
+    it was writes nothing here. Call it after :func:`upsert_facts` in the same transaction: the
+    rows are read by PostgreSQL from the assessment just stored (``dossier_facts.assessment``, the
+    message as validated by :class:`AssessmentView`), so no nonconformity is encoded parameter by parameter.
     """
-    if not items:
-        return
-    codes = [a.dossier_code for a in items]
-    await conn.execute("DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])", codes)
-    if not any(a.nonconformities for a in items):
+    if drop:
+        await conn.execute(
+            "DELETE FROM reporting.nonconformities WHERE dossier_code = ANY($1::text[])", list(drop)
+        )
+    if not fill:
         return
     await conn.execute(
         """
@@ -173,7 +208,7 @@ async def replace_nonconformities(conn: Conn, items: Sequence[AssessmentView]) -
         ) WITH ORDINALITY AS n(e, i)
         WHERE f.dossier_code = ANY($1::text[])
         """,
-        [a.dossier_code for a in items if a.nonconformities],
+        list(fill),
     )
 
 

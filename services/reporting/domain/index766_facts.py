@@ -117,6 +117,87 @@ def delta(old: Facts766 | None, new: Facts766 | None, tz: ZoneInfo) -> DailyDelt
     return {k: Counter({n: v for n, v in c.items() if v}) for k, c in out.items() if any(c.values())}
 
 
+#: a batch's delta while it is summed: plain dicts, no ``Counter`` per dossier (see :func:`add_delta`)
+Accumulator = dict[DailyKey, dict[str, int]]
+
+
+def add_delta(acc: Accumulator, old: Facts766 | None, new: Facts766 | None, tz: ZoneInfo) -> None:
+    """Add ``contributions(new) - contributions(old)`` to ``acc`` (issue #16: one sum per batch).
+
+    A part of the facts (acceptance, resolution, fee, rating) that is the same in both, for the same
+    agency, cancels out and is not booked: a dossier's new event usually changes one part.
+    """
+    same_agency = old is not None and new is not None and old.agency_code == new.agency_code
+    for sign, f in ((-1, old), (1, new)):
+        if f is None:
+            continue
+        other = (new if sign < 0 else old) if same_agency else None
+        if f.accepted_at is not None and (
+            other is None or other.accepted_at != f.accepted_at or other.digitized != f.digitized
+        ):
+            _book(
+                acc,
+                sign,
+                f.agency_code,
+                f.accepted_at,
+                tz,
+                "accepted",
+                "accepted_digitized" if f.digitized else "",
+            )
+        if f.resolved_at is not None and (
+            other is None
+            or other.resolved_at != f.resolved_at
+            or other.result_digitized != f.result_digitized
+        ):
+            _book(
+                acc,
+                sign,
+                f.agency_code,
+                f.resolved_at,
+                tz,
+                "resolved_events",
+                "results_digitized" if f.result_digitized else "",
+            )
+        if f.fee_paid_at is not None and (
+            other is None or other.fee_paid_at != f.fee_paid_at or other.fee_online != f.fee_online
+        ):
+            _book(
+                acc,
+                sign,
+                f.agency_code,
+                f.fee_paid_at,
+                tz,
+                "fees_paid",
+                "fees_paid_online" if f.fee_online else "",
+            )
+        if (
+            f.rated_at is not None
+            and f.satisfaction is not None
+            and (other is None or other.rated_at != f.rated_at or other.satisfaction != f.satisfaction)
+        ):
+            _book(acc, sign, f.agency_code, f.rated_at, tz, f"rated_{f.satisfaction}", "")
+
+
+def _book(acc: Accumulator, sign: int, agency: str, at: datetime, tz: ZoneInfo, name: str, also: str) -> None:
+    key = (agency, at.astimezone(tz).date())
+    slot = acc.get(key)
+    if slot is None:
+        slot = acc[key] = {}
+    slot[name] = slot.get(name, 0) + sign
+    if also:
+        slot[also] = slot.get(also, 0) + sign
+
+
+def grouped(acc: Accumulator) -> DailyDelta:
+    """The summed delta with zero counters and keys left with none dropped."""
+    out: DailyDelta = {}
+    for key, counts in acc.items():
+        nonzero = Counter({name: n for name, n in counts.items() if n})
+        if nonzero:
+            out[key] = nonzero
+    return out
+
+
 def measures(daily: dict[str, int], satisfied_at_least: int) -> dict[str, int]:
     """The index's event measures from summed daily counters (rated, rated_satisfied from the levels)."""
     out = {k: int(daily.get(k, 0)) for k in DAILY if not k.startswith("rated_")}

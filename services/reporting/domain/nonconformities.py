@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 NcKey = tuple[str, str, date, str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: one object less a fact for the GC
 class NcFact:
     """One nonconformity of a dossier as the rollup sees it."""
 
