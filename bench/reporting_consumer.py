@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import psutil
 
+from bench.common import as_the_services_collect
 from bench.processing import PROCEDURES, procedure_change, stream
 from bench.processing_handler import _cpu, in_process_context
 from services.processing.handlers import (
@@ -147,6 +148,7 @@ def main() -> None:
     ap.add_argument("--events", action="store_true", help="the Decision 766 consumer of dossier events")
     ap.add_argument("--profile", type=Path, help="write a cProfile of the measured part here")
     args = ap.parse_args()
+    as_the_services_collect()
     profile = cProfile.Profile() if args.profile else None
     work = Path(tempfile.mkdtemp(prefix="tthc-bench-rc-", dir="/tmp"))
     pg = LocalPostgres(work / "pg", fsync=True).start()
